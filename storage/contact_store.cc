@@ -1,0 +1,319 @@
+#include "storage/contact_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "pqxx/pqxx"
+#include "storage/pg_status.h"
+
+namespace wave::pipedrive {
+namespace {
+
+constexpr char kSelectContact[] =
+    "SELECT account_id, contact_id, latest_version, synced_version,"
+    " deleted_version, person_id, lead_id, lead_gone, written_person::text,"
+    " written_lead::text, owner_matched, owner_note, failed_version,"
+    " last_error, last_error_action,"
+    " (extract(epoch FROM updated_at) * 1000000)::bigint"
+    " FROM contacts WHERE account_id = $1 AND contact_id = $2";
+
+constexpr char kSelectPending[] =
+    "SELECT version, kind, payload::text, attempts, last_error"
+    " FROM sync_queue WHERE account_id = $1 AND contact_id = $2";
+
+template <typename T>
+std::optional<T> Opt(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<T>();
+}
+
+ContactRecord ReadContact(const pqxx::row& row) {
+  ContactRecord r;
+  r.account_id = row[0].as<std::string>();
+  r.contact_id = row[1].as<std::string>();
+  r.latest_version = row[2].as<int64_t>();
+  r.synced_version = row[3].as<int64_t>();
+  r.deleted_version = Opt<int64_t>(row[4]);
+  r.person_id = Opt<int64_t>(row[5]);
+  r.lead_id = Opt<std::string>(row[6]);
+  r.lead_gone = row[7].as<bool>();
+  r.written_person = Opt<std::string>(row[8]);
+  r.written_lead = Opt<std::string>(row[9]);
+  r.owner_matched = row[10].as<bool>();
+  r.owner_note = row[11].as<std::string>();
+  r.failed_version = Opt<int64_t>(row[12]);
+  r.last_error = row[13].as<std::string>();
+  r.last_error_action = row[14].as<std::string>();
+  r.updated_at = absl::FromUnixMicros(row[15].as<int64_t>());
+  return r;
+}
+
+PendingChange ReadPending(const pqxx::row& row) {
+  PendingChange p;
+  p.version = row[0].as<int64_t>();
+  p.kind = row[1].as<std::string>() == "delete" ? ChangeKind::kDelete
+                                                : ChangeKind::kUpsert;
+  p.payload = row[2].as<std::string>("");
+  p.attempts = row[3].as<int>();
+  p.last_error = row[4].as<std::string>();
+  return p;
+}
+
+// Creates the contact's row if needed and locks it; returns it.
+ContactRecord LockContact(pqxx::work& tx, const std::string& account_id,
+                          const std::string& contact_id, int64_t version) {
+  tx.exec_params(
+      "INSERT INTO contacts (account_id, contact_id, latest_version)"
+      " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+      account_id, contact_id, version);
+  return ReadContact(tx.exec_params1(
+      absl::StrCat(kSelectContact, " FOR UPDATE"), account_id, contact_id));
+}
+
+// Queues a change unless a newer one is already queued for the contact.
+void Enqueue(pqxx::work& tx, const std::string& account_id,
+             const std::string& contact_id, int64_t version,
+             const std::string& kind, const std::optional<std::string>& payload,
+             const std::string& source,
+             const std::optional<std::string>& import_id,
+             absl::Duration worker_delay) {
+  tx.exec_params(
+      "INSERT INTO sync_queue (account_id, contact_id, version, kind,"
+      " payload, source, import_id,"
+      " next_attempt_at)"
+      " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7,"
+      " now() + make_interval(secs => $8))"
+      " ON CONFLICT (account_id, contact_id) DO UPDATE SET"
+      " version = EXCLUDED.version, kind = EXCLUDED.kind,"
+      " payload = EXCLUDED.payload,"
+      // A real-time change keeps its priority over an import.
+      " source = CASE WHEN sync_queue.source = 'realtime' THEN 'realtime'"
+      "   ELSE EXCLUDED.source END,"
+      " import_id = EXCLUDED.import_id, enqueued_at = now(), attempts = 0,"
+      " next_attempt_at = EXCLUDED.next_attempt_at, last_error = ''"
+      " WHERE sync_queue.version < EXCLUDED.version"
+      " OR (sync_queue.version = EXCLUDED.version"
+      "     AND EXCLUDED.kind = 'delete')",
+      account_id, contact_id, version, kind, payload, source, import_id,
+      absl::ToDoubleSeconds(worker_delay));
+}
+
+}  // namespace
+
+ContactDelivery::ContactDelivery(PgPool::Lease lease,
+                                 std::unique_ptr<pqxx::work> tx,
+                                 ContactRecord record,
+                                 std::optional<PendingChange> pending)
+    : lease_(std::move(lease)),
+      tx_(std::move(tx)),
+      record_(std::move(record)),
+      pending_(std::move(pending)) {}
+
+ContactDelivery::~ContactDelivery() {
+  if (tx_ == nullptr) return;
+  try {
+    tx_->abort();
+  } catch (const std::exception&) {
+    // The connection is gone; PostgreSQL rolled back already.
+  }
+}
+
+absl::Status ContactDelivery::Commit(const DeliveryResult& result) {
+  if (tx_ == nullptr) {
+    return absl::FailedPreconditionError("delivery already committed");
+  }
+  const ContactRecord& r = result.record;
+  try {
+    tx_->exec_params(
+        "UPDATE contacts SET synced_version = $3, person_id = $4,"
+        " lead_id = $5, lead_gone = $6, written_person = $7::jsonb,"
+        " written_lead = $8::jsonb, owner_matched = $9, owner_note = $10,"
+        " failed_version = $11, last_error = $12, last_error_action = $13,"
+        " updated_at = now()"
+        " WHERE account_id = $1 AND contact_id = $2",
+        r.account_id, r.contact_id, r.synced_version, r.person_id, r.lead_id,
+        r.lead_gone, r.written_person, r.written_lead, r.owner_matched,
+        r.owner_note, r.failed_version, r.last_error, r.last_error_action);
+    if (pending_.has_value()) {
+      if (result.done) {
+        tx_->exec_params(
+            "DELETE FROM sync_queue WHERE account_id = $1"
+            " AND contact_id = $2 AND version = $3",
+            r.account_id, r.contact_id, pending_->version);
+      } else {
+        tx_->exec_params(
+            "UPDATE sync_queue SET attempts = attempts + 1,"
+            " next_attempt_at = to_timestamp($4::double precision / 1000000),"
+            " last_error = $5"
+            " WHERE account_id = $1 AND contact_id = $2 AND version = $3",
+            r.account_id, r.contact_id, pending_->version,
+            absl::ToUnixMicros(result.retry_at), result.retry_error);
+      }
+    }
+    tx_->commit();
+    tx_.reset();
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    tx_.reset();
+    return StatusFromPqxx(e, "store delivery");
+  }
+}
+
+absl::StatusOr<AcceptOutcome> ContactStore::AcceptUpsert(
+    const std::string& account_id, const std::string& contact_id,
+    int64_t version, const std::string& payload, bool from_import,
+    const std::string& import_id, absl::Duration worker_delay) {
+  auto lease = pool_->Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    pqxx::work tx(lease->conn());
+    ContactRecord c = LockContact(tx, account_id, contact_id, version);
+    if (c.deleted_version.has_value() && version <= *c.deleted_version) {
+      return AcceptOutcome::kStale;
+    }
+    if (version < c.latest_version) return AcceptOutcome::kStale;
+    if (version == c.synced_version) {
+      return AcceptOutcome::kAlreadySynced;
+    }
+    tx.exec_params(
+        "UPDATE contacts SET latest_version = $3, updated_at = now()"
+        " WHERE account_id = $1 AND contact_id = $2",
+        account_id, contact_id, version);
+    Enqueue(tx, account_id, contact_id, version, "upsert", payload,
+            from_import ? "import" : "realtime",
+            import_id.empty() ? std::nullopt
+                              : std::optional<std::string>(import_id),
+            worker_delay);
+    tx.commit();
+    return AcceptOutcome::kQueued;
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "accept contact");
+  }
+}
+
+absl::StatusOr<AcceptOutcome> ContactStore::AcceptDelete(
+    const std::string& account_id, const std::string& contact_id,
+    int64_t version, absl::Duration worker_delay) {
+  auto lease = pool_->Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    pqxx::work tx(lease->conn());
+    ContactRecord c = LockContact(tx, account_id, contact_id, version);
+    if (c.deleted_version.has_value() && version <= *c.deleted_version) {
+      return AcceptOutcome::kAlreadySynced;
+    }
+    // The tombstone holds even when a newer update wins: no update up to
+    // this version may apply afterwards.
+    tx.exec_params(
+        "UPDATE contacts SET deleted_version = $3,"
+        " latest_version = greatest(latest_version, $3), updated_at = now()"
+        " WHERE account_id = $1 AND contact_id = $2",
+        account_id, contact_id, version);
+    if (version < c.latest_version) {
+      tx.commit();
+      return AcceptOutcome::kStale;
+    }
+    Enqueue(tx, account_id, contact_id, version, "delete", std::nullopt,
+            "realtime", std::nullopt, worker_delay);
+    tx.commit();
+    return AcceptOutcome::kQueued;
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "accept deletion");
+  }
+}
+
+absl::StatusOr<std::optional<ContactRecord>> ContactStore::Get(
+    const std::string& account_id, const std::string& contact_id) {
+  auto lease = pool_->Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    pqxx::read_transaction tx(lease->conn());
+    pqxx::result rows = tx.exec_params(kSelectContact, account_id, contact_id);
+    if (rows.empty()) return std::optional<ContactRecord>();
+    return std::optional<ContactRecord>(ReadContact(rows[0]));
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "read contact");
+  }
+}
+
+absl::StatusOr<std::optional<PendingChange>> ContactStore::GetPending(
+    const std::string& account_id, const std::string& contact_id) {
+  auto lease = pool_->Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    pqxx::read_transaction tx(lease->conn());
+    pqxx::result rows = tx.exec_params(kSelectPending, account_id, contact_id);
+    if (rows.empty()) return std::optional<PendingChange>();
+    return std::optional<PendingChange>(ReadPending(rows[0]));
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "read pending change");
+  }
+}
+
+absl::StatusOr<std::unique_ptr<ContactDelivery>> ContactStore::BeginDelivery(
+    const std::string& account_id, const std::string& contact_id,
+    bool skip_locked) {
+  auto lease = pool_->Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    auto tx = std::make_unique<pqxx::work>(lease->conn());
+    pqxx::result rows = tx->exec_params(
+        absl::StrCat(kSelectContact,
+                     skip_locked ? " FOR UPDATE SKIP LOCKED" : " FOR UPDATE"),
+        account_id, contact_id);
+    if (rows.empty()) return std::unique_ptr<ContactDelivery>();
+    ContactRecord record = ReadContact(rows[0]);
+    pqxx::result pending = tx->exec_params(kSelectPending, account_id,
+                                           contact_id);
+    std::optional<PendingChange> change;
+    if (!pending.empty()) change = ReadPending(pending[0]);
+    return std::make_unique<ContactDelivery>(*std::move(lease), std::move(tx),
+                                             std::move(record),
+                                             std::move(change));
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "lock contact");
+  }
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+ContactStore::DueChanges(int limit) {
+  auto lease = pool_->Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    pqxx::read_transaction tx(lease->conn());
+    pqxx::result rows = tx.exec_params(
+        "SELECT q.account_id, q.contact_id FROM sync_queue q"
+        " JOIN integrations i ON i.account_id = q.account_id"
+        " WHERE i.state = 'connected' AND q.next_attempt_at <= now()"
+        " ORDER BY (q.source = 'import'), q.next_attempt_at LIMIT $1",
+        limit);
+    std::vector<std::pair<std::string, std::string>> due;
+    due.reserve(rows.size());
+    for (const auto& row : rows) {
+      due.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
+    }
+    return due;
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "list due changes");
+  }
+}
+
+absl::Status ContactStore::RecordImport(const std::string& import_id,
+                                        const std::string& account_id,
+                                        int64_t accepted, int64_t rejected) {
+  auto lease = pool_->Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    pqxx::work tx(lease->conn());
+    tx.exec_params(
+        "INSERT INTO imports (import_id, account_id, accepted, rejected,"
+        " finished_at) VALUES ($1, $2, $3, $4, now())",
+        import_id, account_id, accepted, rejected);
+    tx.commit();
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "record import");
+  }
+}
+
+}  // namespace wave::pipedrive

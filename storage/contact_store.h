@@ -1,0 +1,147 @@
+#ifndef WAVE_STORAGE_CONTACT_STORE_H_
+#define WAVE_STORAGE_CONTACT_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "pqxx/transaction"
+#include "storage/pg_pool.h"
+
+namespace wave::pipedrive {
+
+// A contact's mapping to Pipedrive and its sync bookkeeping.
+struct ContactRecord {
+  std::string account_id;
+  std::string contact_id;
+  int64_t latest_version = 0;
+  int64_t synced_version = 0;
+  std::optional<int64_t> deleted_version;
+  std::optional<int64_t> person_id;
+  std::optional<std::string> lead_id;
+  bool lead_gone = false;
+  // JSON of the Person and Lead fields last written to Pipedrive.
+  std::optional<std::string> written_person;
+  std::optional<std::string> written_lead;
+  bool owner_matched = false;
+  std::string owner_note;
+  std::optional<int64_t> failed_version;
+  std::string last_error;
+  std::string last_error_action;
+  absl::Time updated_at = absl::InfinitePast();
+};
+
+enum class ChangeKind { kUpsert, kDelete };
+
+// A change waiting for delivery; at most one per contact.
+struct PendingChange {
+  int64_t version = 0;
+  ChangeKind kind = ChangeKind::kUpsert;
+  // The contact as JSON (protobuf JSON mapping), for upserts.
+  std::string payload;
+  int attempts = 0;
+  std::string last_error;
+};
+
+enum class AcceptOutcome {
+  // Recorded and queued for delivery.
+  kQueued,
+  // A newer version, or a deletion covering this version, was seen before.
+  kStale,
+  // This version is already in Pipedrive.
+  kAlreadySynced,
+};
+
+// What the caller decides after trying to deliver a pending change.
+struct DeliveryResult {
+  // The record as it should be stored (IDs, written fields, errors).
+  ContactRecord record;
+  // Remove the pending change (delivered, or failed for good), or keep it
+  // for another attempt at `retry_at`.
+  bool done = false;
+  absl::Time retry_at = absl::InfinitePast();
+  std::string retry_error;
+};
+
+// A contact locked for delivery: one process at a time delivers a contact.
+// Commit() stores the result and releases the lock; destruction without
+// Commit() rolls back.
+class ContactDelivery {
+ public:
+  ContactDelivery(PgPool::Lease lease, std::unique_ptr<pqxx::work> tx,
+                  ContactRecord record, std::optional<PendingChange> pending);
+  ~ContactDelivery();
+
+  const ContactRecord& record() const { return record_; }
+  const std::optional<PendingChange>& pending() const { return pending_; }
+
+  absl::Status Commit(const DeliveryResult& result);
+
+ private:
+  PgPool::Lease lease_;
+  std::unique_ptr<pqxx::work> tx_;
+  ContactRecord record_;
+  std::optional<PendingChange> pending_;
+};
+
+// Reads and writes contacts and the delivery queue in PostgreSQL.
+//
+// Every write locks the contact's row first, so acceptance and delivery of
+// one contact are serialised across threads and processes. Errors are
+// UNAVAILABLE when the database is unreachable, ABORTED for retryable
+// conflicts, INTERNAL otherwise. Thread-safe.
+class ContactStore {
+ public:
+  explicit ContactStore(PgPool* pool) : pool_(pool) {}
+
+  // Records version `version` of a contact and queues it, unless it is
+  // stale or already synced. `payload` is the contact as JSON. The queued
+  // change is left to background delivery after `worker_delay`, which gives
+  // a caller delivering it right away the first turn.
+  absl::StatusOr<AcceptOutcome> AcceptUpsert(
+      const std::string& account_id, const std::string& contact_id,
+      int64_t version, const std::string& payload, bool from_import,
+      const std::string& import_id, absl::Duration worker_delay);
+
+  // Records the deletion of a contact at `version` and queues it. Stale when
+  // a newer update was seen; kAlreadySynced when a deletion at this or a
+  // newer version was recorded before.
+  absl::StatusOr<AcceptOutcome> AcceptDelete(const std::string& account_id,
+                                             const std::string& contact_id,
+                                             int64_t version,
+                                             absl::Duration worker_delay);
+
+  absl::StatusOr<std::optional<ContactRecord>> Get(
+      const std::string& account_id, const std::string& contact_id);
+  absl::StatusOr<std::optional<PendingChange>> GetPending(
+      const std::string& account_id, const std::string& contact_id);
+
+  // Locks the contact for delivery. With `skip_locked`, returns nullptr when
+  // another process holds it; otherwise waits. nullptr also when the
+  // contact is unknown.
+  absl::StatusOr<std::unique_ptr<ContactDelivery>> BeginDelivery(
+      const std::string& account_id, const std::string& contact_id,
+      bool skip_locked);
+
+  // Contacts of connected accounts whose pending change is due, real-time
+  // changes first.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+  DueChanges(int limit);
+
+  // Writes a finished import's counts.
+  absl::Status RecordImport(const std::string& import_id,
+                            const std::string& account_id, int64_t accepted,
+                            int64_t rejected);
+
+ private:
+  PgPool* pool_;
+};
+
+}  // namespace wave::pipedrive
+
+#endif  // WAVE_STORAGE_CONTACT_STORE_H_
