@@ -159,6 +159,23 @@ absl::Status ContactDelivery::Commit(const DeliveryResult& result) {
   }
 }
 
+absl::StatusOr<std::optional<int64_t>> ContactDelivery::FindOwner(
+    const std::string& email_lower) {
+  if (tx_ == nullptr) {
+    return absl::FailedPreconditionError("delivery already committed");
+  }
+  try {
+    pqxx::result rows = tx_->exec_params(
+        "SELECT user_id FROM pipedrive_users"
+        " WHERE account_id = $1 AND email_lower = $2",
+        record_.account_id, email_lower);
+    if (rows.empty()) return std::optional<int64_t>();
+    return std::optional<int64_t>(rows[0][0].as<int64_t>());
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "find owner");
+  }
+}
+
 absl::StatusOr<AcceptOutcome> ContactStore::AcceptUpsert(
     const std::string& account_id, const std::string& contact_id,
     int64_t version, const std::string& payload, bool from_import,

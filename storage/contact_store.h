@@ -82,6 +82,12 @@ class ContactDelivery {
 
   absl::Status Commit(const DeliveryResult& result);
 
+  // The account's active Pipedrive user with that (lower-cased) email,
+  // read in the delivery's own transaction: a delivery must not wait for a
+  // second connection while it holds the contact's lock.
+  absl::StatusOr<std::optional<int64_t>> FindOwner(
+      const std::string& email_lower);
+
  private:
   PgPool::Lease lease_;
   std::unique_ptr<pqxx::work> tx_;

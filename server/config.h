@@ -1,0 +1,40 @@
+#ifndef WAVE_SERVER_CONFIG_H_
+#define WAVE_SERVER_CONFIG_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace wave::pipedrive {
+
+// The server's configuration, from flags, else environment variables (the
+// flag name in capitals), else defaults. Secrets can come from files.
+struct ServerConfig {
+  std::string listen_address = "0.0.0.0:50051";
+  std::string database_url;
+  int db_pool_size = 8;
+  std::string pipedrive_client_id;
+  std::string pipedrive_client_secret;
+  std::string pipedrive_redirect_uri;
+  std::string pipedrive_oauth_url = "https://oauth.pipedrive.com";
+  // "key-id:base64" lines; the first encrypts.
+  std::string token_encryption_keys;
+  // Base64 of at least 32 bytes.
+  std::string state_signing_key;
+  // "service-name:token" lines; empty disables caller tokens.
+  std::string caller_tokens;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  std::string log_level = "info";
+  bool migrate_only = false;
+  int worker_poll_ms = 1000;
+};
+
+// Reads the parsed flags and the environment. Errors name the setting that
+// is missing or wrong, never a secret's value.
+absl::StatusOr<ServerConfig> LoadConfig();
+
+}  // namespace wave::pipedrive
+
+#endif  // WAVE_SERVER_CONFIG_H_

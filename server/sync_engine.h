@@ -1,0 +1,133 @@
+#ifndef WAVE_SERVER_SYNC_ENGINE_H_
+#define WAVE_SERVER_SYNC_ENGINE_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "absl/random/random.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "client/pipedrive_client.h"
+#include "server/token_manager.h"
+#include "storage/contact_store.h"
+#include "storage/integration_store.h"
+#include "wave/integrations/pipedrive/v1/pipedrive_sync.pb.h"
+
+namespace wave::pipedrive {
+
+// What the service knows about one contact, for answers and GetContactSync.
+struct ContactView {
+  ContactRecord record;
+  std::optional<PendingChange> pending;
+};
+
+// The result of a SyncContact or DeleteContact call.
+struct ChangeOutcome {
+  enum class Kind {
+    kApplied,    // in Pipedrive now
+    kUnchanged,  // Pipedrive already held this data; no call made
+    kQueued,     // stored; delivered later (see reason)
+    kStale,      // older than what was seen; nothing changed
+    kAlreadyDeleted,
+    kFailed,     // Pipedrive refused this version for good
+  };
+  Kind kind = Kind::kQueued;
+  std::string reason;
+  ContactView view;
+};
+
+// What one delivery attempt did.
+struct DeliveryReport {
+  bool attempted = false;  // a pending change was found and tried
+  bool delivered = false;  // it is in Pipedrive now
+  bool failed = false;     // refused for good
+  int pipedrive_writes = 0;
+  std::string reason;      // why it was not delivered
+};
+
+// Turns Wave contact changes into Pipedrive Persons and Leads.
+//
+// Every change is stored in PostgreSQL before anything else happens, then
+// delivered: right away by the caller (SyncContact, DeleteContact) and, if
+// that does not finish, later by the DeliveryWorker. Delivery of one contact
+// holds that contact's row lock, so a contact never gets two Persons or two
+// Leads from concurrent calls. Only fields that differ from what was last
+// written are sent. Thread-safe.
+class SyncEngine {
+ public:
+  struct Options {
+    // How long background delivery leaves a fresh real-time change to the
+    // call that made it.
+    absl::Duration inline_grace = absl::Seconds(30);
+    // Retry backoff: full jitter over min(cap, base * 2^attempts).
+    absl::Duration retry_base = absl::Seconds(5);
+    absl::Duration retry_cap = absl::Minutes(30);
+    std::function<absl::Time()> clock = absl::Now;
+  };
+
+  SyncEngine(IntegrationStore* integrations, ContactStore* contacts,
+             TokenManager* tokens, PipedriveClient* pipedrive,
+             Options options);
+
+  // `contact` must be valid (ValidateContact).
+  absl::StatusOr<ChangeOutcome> SyncContact(
+      const std::string& account_id,
+      const integrations::pipedrive::v1::Contact& contact);
+
+  absl::StatusOr<ChangeOutcome> DeleteContact(const std::string& account_id,
+                                              const std::string& contact_id,
+                                              int64_t version);
+
+  // Records one contact of an import; delivery happens in the background.
+  absl::StatusOr<AcceptOutcome> AcceptImported(
+      const std::string& account_id, const std::string& import_id,
+      const integrations::pipedrive::v1::Contact& contact);
+
+  // Stores the counts of a finished import.
+  absl::Status RecordImport(const std::string& import_id,
+                            const std::string& account_id, int64_t accepted,
+                            int64_t rejected) {
+    return contacts_->RecordImport(import_id, account_id, accepted, rejected);
+  }
+
+  // NOT_FOUND when the contact was never seen.
+  absl::StatusOr<ContactView> GetContact(const std::string& account_id,
+                                         const std::string& contact_id);
+
+  // Delivers the contact's pending change, if any. With `skip_locked`,
+  // returns at once when another process is delivering it.
+  absl::StatusOr<DeliveryReport> Deliver(const std::string& account_id,
+                                         const std::string& contact_id,
+                                         bool skip_locked);
+
+ private:
+  // Fails with NOT_FOUND or FAILED_PRECONDITION when the account cannot
+  // take changes.
+  absl::StatusOr<IntegrationRecord> AcceptingIntegration(
+      const std::string& account_id);
+  absl::StatusOr<ChangeOutcome> DeliverAndReport(
+      const std::string& account_id, const std::string& contact_id,
+      int64_t version, bool is_delete);
+  absl::Status ApplyUpsert(const IntegrationRecord& integration,
+                           Credentials& creds, ContactDelivery& delivery,
+                           const PendingChange& change, ContactRecord& record,
+                           int& writes);
+  absl::Status ApplyDelete(const std::string& account_id, Credentials& creds,
+                           const PendingChange& change, ContactRecord& record,
+                           int& writes);
+  absl::Time RetryAt(int attempts, const absl::Status& error);
+
+  IntegrationStore* integrations_;
+  ContactStore* contacts_;
+  TokenManager* tokens_;
+  PipedriveClient* pipedrive_;
+  Options options_;
+  absl::Mutex rng_mu_;
+  absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
+};
+
+}  // namespace wave::pipedrive
+
+#endif  // WAVE_SERVER_SYNC_ENGINE_H_
