@@ -1,0 +1,200 @@
+// The service's surface beyond single contacts: ImportAll streaming, the
+// health service, reflection, caller authentication, and a clean stop on
+// SIGTERM.
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/e2e/e2e_fixture.h"
+
+extern char** environ;
+
+namespace wave::pipedrive::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+template <typename F>
+bool Eventually(F done, absl::Duration limit = absl::Seconds(20)) {
+  const absl::Time end = absl::Now() + limit;
+  while (absl::Now() < end) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return done();
+}
+
+class ServiceTest : public EndToEndTest {};
+
+TEST_F(ServiceTest, ImportAllRecordsValidContactsAndListsRejected) {
+  ConnectAccount();
+  grpc::ClientContext context;
+  v1::ImportAllResponse response;
+  auto stream = stub_->ImportAll(&context, &response);
+  v1::ImportAllRequest message;
+  message.set_account_id(account_);
+  *message.mutable_contact() = JaneDoe("i-1", 1);
+  ASSERT_TRUE(stream->Write(message));
+  v1::Contact bad = JaneDoe("i-2", 1);
+  bad.mutable_emails(1)->set_primary(true);
+  *message.mutable_contact() = bad;
+  ASSERT_TRUE(stream->Write(message));
+  v1::Contact other = JaneDoe("i-3", 1);
+  other.set_first_name("John");
+  *message.mutable_contact() = other;
+  ASSERT_TRUE(stream->Write(message));
+  ASSERT_TRUE(stream->WritesDone());
+
+  grpc::Status s = stream->Finish();
+
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(response.import_id().empty());
+  EXPECT_EQ(response.accepted(), 2);
+  EXPECT_EQ(response.rejected(), 1);
+  ASSERT_THAT(response.rejections(), SizeIs(1));
+  EXPECT_EQ(response.rejections(0).contact_id(), "i-2");
+  EXPECT_EQ(response.rejections(0).field(), "contact.emails");
+  EXPECT_THAT(response.rejections(0).reason(), HasSubstr("primary"));
+  ASSERT_TRUE(Eventually([&] { return LiveLeads(company_).size() == 2; }));
+  EXPECT_THAT(LivePersons(company_), SizeIs(2));
+}
+
+TEST_F(ServiceTest, ImportAllRejectsMixedAccounts) {
+  ConnectAccount();
+  grpc::ClientContext context;
+  v1::ImportAllResponse response;
+  auto stream = stub_->ImportAll(&context, &response);
+  v1::ImportAllRequest message;
+  message.set_account_id(account_);
+  *message.mutable_contact() = JaneDoe("i-1", 1);
+  stream->Write(message);
+  message.set_account_id("another-account");
+  stream->Write(message);
+  stream->WritesDone();
+
+  grpc::Status s = stream->Finish();
+
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("account_id: message 1"));
+}
+
+TEST_F(ServiceTest, HealthServiceAnswersServing) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("wave.integrations.pipedrive.v1.PipedriveSync");
+  grpc::health::v1::HealthCheckResponse response;
+
+  grpc::Status s = health->Check(&context, request, &response);
+
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+class AuthenticatedServiceTest : public EndToEndTest {
+ protected:
+  void SetUp() override {
+    caller_tokens_ = "contacts-service:0123456789abcdef0123";
+    EndToEndTest::SetUp();
+  }
+};
+
+TEST_F(AuthenticatedServiceTest, CallWithoutTokenIsUnauthenticated) {
+  v1::Integration integration;
+
+  grpc::Status s = GetIntegration(&integration);
+
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(), HasSubstr("authorization"));
+}
+
+TEST_F(AuthenticatedServiceTest, CallWithWrongTokenIsUnauthenticated) {
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer not-the-right-token-000");
+  v1::GetIntegrationRequest request;
+  request.set_account_id(account_);
+  v1::Integration integration;
+
+  grpc::Status s = stub_->GetIntegration(&context, request, &integration);
+
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(AuthenticatedServiceTest, CallWithTokenReachesTheService) {
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer 0123456789abcdef0123");
+  v1::GetIntegrationRequest request;
+  request.set_account_id(account_);
+  v1::Integration integration;
+
+  grpc::Status s = stub_->GetIntegration(&context, request, &integration);
+
+  // Past authentication: the account is simply unknown.
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(AuthenticatedServiceTest, HealthStaysOpen) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+
+  EXPECT_TRUE(health->Check(&context, request, &response).ok());
+}
+
+// The real binary, as Kubernetes runs it: configured by environment
+// variables, stopped with SIGTERM.
+TEST_F(ServiceTest, ServerProcessStopsCleanlyOnSigterm) {
+  const int port = app_->port() + 1000 > 65000 ? 40123 : app_->port() + 1000;
+  const std::string listen = absl::StrCat("127.0.0.1:", port);
+  std::vector<std::string> env_strings = {
+      absl::StrCat("LISTEN_ADDRESS=", listen),
+      absl::StrCat("DATABASE_URL=", TestDatabaseUrl()),
+      absl::StrCat("PIPEDRIVE_CLIENT_ID=", kClientId),
+      absl::StrCat("PIPEDRIVE_CLIENT_SECRET=", kClientSecret),
+      absl::StrCat("PIPEDRIVE_REDIRECT_URI=", kRedirectUri),
+      absl::StrCat("PIPEDRIVE_OAUTH_URL=", sandbox_->base_url()),
+      absl::StrCat("TOKEN_ENCRYPTION_KEYS=", key_line_),
+      "STATE_SIGNING_KEY=c3RhdGUtc2lnbmluZy1rZXktZm9yLXRlc3RzLTAxMjM0NTY3",
+      "LOG_LEVEL=warning"};
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string binary = WAVE_SERVER_BINARY;
+  char* argv[] = {binary.data(), nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv,
+                        envp.data()),
+            0);
+  auto channel = grpc::CreateChannel(listen,
+                                     grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  const bool serving = Eventually([&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(200));
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    return health->Check(&context, request, &response).ok() &&
+           response.status() ==
+               grpc::health::v1::HealthCheckResponse::SERVING;
+  });
+
+  kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+
+  EXPECT_TRUE(serving);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace wave::pipedrive::testing
