@@ -176,6 +176,11 @@ absl::StatusOr<bool> IntegrationStore::SaveConnection(
           " WHERE account_id = $1",
           c.account_id);
     }
+    // Work kept while the integration needed a reconnect resumes now.
+    tx.exec_params(
+        "UPDATE sync_queue SET next_attempt_at = now(), attempts = 0"
+        " WHERE account_id = $1",
+        c.account_id);
     tx.exec_params("DELETE FROM pipedrive_users WHERE account_id = $1",
                    c.account_id);
     for (const auto& [email, id] : c.users) {

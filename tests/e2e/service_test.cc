@@ -2,9 +2,13 @@
 // health service, reflection, caller authentication, and a clean stop on
 // SIGTERM.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -29,6 +33,20 @@ bool Eventually(F done, absl::Duration limit = absl::Seconds(20)) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   return done();
+}
+
+// A loopback port nobody listens on right now.
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 class ServiceTest : public EndToEndTest {};
@@ -152,7 +170,7 @@ TEST_F(AuthenticatedServiceTest, HealthStaysOpen) {
 // The real binary, as Kubernetes runs it: configured by environment
 // variables, stopped with SIGTERM.
 TEST_F(ServiceTest, ServerProcessStopsCleanlyOnSigterm) {
-  const int port = app_->port() + 1000 > 65000 ? 40123 : app_->port() + 1000;
+  const int port = FreePort();
   const std::string listen = absl::StrCat("127.0.0.1:", port);
   std::vector<std::string> env_strings = {
       absl::StrCat("LISTEN_ADDRESS=", listen),
