@@ -1,5 +1,7 @@
 #include "storage/pg_pool.h"
 
+#include <poll.h>
+
 #include <utility>
 
 #include "absl/status/status.h"
@@ -7,6 +9,22 @@
 #include "storage/pg_status.h"
 
 namespace wave::pipedrive {
+namespace {
+
+// An idle connection has nothing to read. If its socket is readable or
+// closed, the server ended the session (restart, failover, idle timeout),
+// even though libpq has not noticed yet.
+bool LooksAlive(pqxx::connection& conn) {
+  if (!conn.is_open()) return false;
+  pollfd fd{};
+  fd.fd = conn.sock();
+  fd.events = POLLIN;
+  if (fd.fd < 0) return false;
+  const int ready = poll(&fd, 1, 0);
+  return ready == 0;
+}
+
+}  // namespace
 
 PgPool::Lease::Lease(PgPool* pool, std::unique_ptr<pqxx::connection> conn)
     : pool_(pool), conn_(std::move(conn)) {}
@@ -41,7 +59,7 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Duration wait) {
     }
   }
   // A connection that broke while idle is replaced rather than handed out.
-  if (conn != nullptr && conn->is_open()) return Lease(this, std::move(conn));
+  if (conn != nullptr && LooksAlive(*conn)) return Lease(this, std::move(conn));
   try {
     conn = std::make_unique<pqxx::connection>(conninfo_);
     return Lease(this, std::move(conn));
