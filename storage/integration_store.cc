@@ -167,10 +167,17 @@ absl::StatusOr<bool> IntegrationStore::SaveConnection(
         absl::ToUnixMicros(c.access_expires_at), c.auto_sync,
         c.channel_option_id);
     if (company_changed) {
-      // Records in the old company mean nothing in the new one. Pending
-      // changes stay queued and go to the new company.
-      tx.exec_params("DELETE FROM contacts WHERE account_id = $1",
-                     c.account_id);
+      // Records in the old company mean nothing in the new one: forget the
+      // mappings but keep versions and deletions, so pending changes go to
+      // the new company and a late old update still cannot revive a
+      // deleted contact.
+      tx.exec_params(
+          "UPDATE contacts SET synced_version = 0, person_id = NULL,"
+          " lead_id = NULL, lead_gone = false, written_person = NULL,"
+          " written_lead = NULL, owner_matched = false, owner_note = '',"
+          " failed_version = NULL, last_error = '', last_error_action = '',"
+          " updated_at = now() WHERE account_id = $1",
+          c.account_id);
       tx.exec_params(
           "UPDATE integrations SET last_success_at = NULL"
           " WHERE account_id = $1",
@@ -276,10 +283,11 @@ absl::Status IntegrationStore::RecordSuccess(const std::string& account_id) {
   if (!lease.ok()) return lease.status();
   try {
     pqxx::work tx(lease->conn());
-    tx.exec_params(
+    pqxx::result updated = tx.exec_params(
         "UPDATE integrations SET last_success_at = now() "
-        "WHERE account_id = $1",
+        "WHERE account_id = $1 RETURNING account_id",
         account_id);
+    if (updated.empty()) return NotFound(account_id);
     tx.commit();
     return absl::OkStatus();
   } catch (const std::exception& e) {
@@ -293,9 +301,11 @@ absl::Status IntegrationStore::RecordError(const std::string& account_id,
   if (!lease.ok()) return lease.status();
   try {
     pqxx::work tx(lease->conn());
-    tx.exec_params(
-        "UPDATE integrations SET last_error = $2 WHERE account_id = $1",
+    pqxx::result updated = tx.exec_params(
+        "UPDATE integrations SET last_error = $2 WHERE account_id = $1"
+        " RETURNING account_id",
         account_id, error);
+    if (updated.empty()) return NotFound(account_id);
     tx.commit();
     return absl::OkStatus();
   } catch (const std::exception& e) {

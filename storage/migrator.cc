@@ -37,15 +37,19 @@ absl::Status ApplyMigrations(PgPool& pool,
           " but this binary knows only up to ", known,
           "; deploy a newer binary"));
     }
+    std::vector<const Migration*> applied;
     for (const Migration& m : migrations) {
       if (m.version <= current) continue;
       tx.exec0(m.sql);
       tx.exec_params("INSERT INTO schema_migrations (version, name) "
                      "VALUES ($1, $2)",
                      m.version, m.name);
-      spdlog::info("applied schema migration {} ({})", m.version, m.name);
+      applied.push_back(&m);
     }
     tx.commit();
+    for (const Migration* m : applied) {
+      spdlog::info("applied schema migration {} ({})", m->version, m->name);
+    }
     return absl::OkStatus();
   } catch (const std::exception& e) {
     return StatusFromPqxx(e, "schema migration");
