@@ -140,6 +140,9 @@ absl::Status FakePipedrive::Start() {
   server_->new_task_queue = [threads] {
     return new httplib::ThreadPool(threads);
   };
+  // Without it, a small answer on a reused connection waits for Nagle's
+  // delayed ACK (tens of milliseconds per request).
+  server_->set_tcp_nodelay(true);
   server_->set_keep_alive_timeout(std::max<time_t>(
       1, absl::ToInt64Seconds(options_.keep_alive_timeout)));
   const auto handler = [this](const httplib::Request& request,
