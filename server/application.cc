@@ -1,26 +1,27 @@
 #include "server/application.h"
 
-#include <fstream>
-#include <sstream>
-#include <utility>
-
-#include "absl/strings/str_cat.h"
 #include "client/curl_http_transport.h"
 #include "client/curl_pipedrive_client.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "server/caller_auth.h"
 #include "server/delivery_worker.h"
 #include "server/integration_manager.h"
 #include "server/oauth_state.h"
 #include "server/pipedrive_sync_service.h"
 #include "server/token_manager.h"
-#include "spdlog/spdlog.h"
 #include "storage/contact_store.h"
 #include "storage/integration_store.h"
 #include "storage/migrator.h"
 #include "storage/pg_pool.h"
 #include "storage/token_cipher.h"
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "spdlog/spdlog.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
 
 namespace wave::pipedrive {
 namespace {
@@ -29,8 +30,8 @@ constexpr char kServiceName[] = "wave.integrations.pipedrive.v1.PipedriveSync";
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::FailedPreconditionError(absl::StrCat("cannot read ",
-                                                             path));
+  if (!in)
+    return absl::FailedPreconditionError(absl::StrCat("cannot read ", path));
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();

@@ -1,14 +1,15 @@
 #ifndef WAVE_SERVER_APPLICATION_H_
 #define WAVE_SERVER_APPLICATION_H_
 
-#include <memory>
+#include "client/http_transport.h"
+#include "server/config.h"
+#include "server/sync_engine.h"
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/http_transport.h"
 #include "grpcpp/grpcpp.h"
-#include "server/config.h"
-#include "server/sync_engine.h"
+
+#include <memory>
 
 namespace wave::pipedrive {
 

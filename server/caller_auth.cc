@@ -1,10 +1,9 @@
 #include "server/caller_auth.h"
 
-#include <openssl/crypto.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include <openssl/crypto.h>
 
 namespace wave::pipedrive {
 

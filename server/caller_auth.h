@@ -1,12 +1,12 @@
 #ifndef WAVE_SERVER_CALLER_AUTH_H_
 #define WAVE_SERVER_CALLER_AUTH_H_
 
-#include <string>
-#include <vector>
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
+
+#include <string>
+#include <vector>
 
 namespace wave::pipedrive {
 

@@ -1,13 +1,13 @@
 #include "server/config.h"
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
-
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 ABSL_FLAG(std::string, listen_address, "",
           "host:port to serve gRPC on (LISTEN_ADDRESS; default "
@@ -45,8 +45,7 @@ ABSL_FLAG(std::string, tls_client_ca_file, "",
           "(TLS_CLIENT_CA_FILE)");
 ABSL_FLAG(std::string, log_level, "",
           "debug, info, warning or error (LOG_LEVEL; default info)");
-ABSL_FLAG(bool, migrate_only, false,
-          "apply the database migrations and exit");
+ABSL_FLAG(bool, migrate_only, false, "apply the database migrations and exit");
 ABSL_FLAG(std::string, worker_poll_ms, "",
           "how often background delivery looks for due changes "
           "(WORKER_POLL_MS; default 1000)");
@@ -82,8 +81,8 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path,
 // A secret from the file named by the flag or `file_env`, else from the
 // environment variable `value_env`.
 absl::StatusOr<std::string> Secret(const absl::Flag<std::string>& file_flag,
-                                   const char* file_env,
-                                   const char* value_env, const char* what) {
+                                   const char* file_env, const char* value_env,
+                                   const char* what) {
   const std::string path = Setting(file_flag, file_env);
   if (!path.empty()) return ReadSecretFile(path, what);
   return Env(value_env);
@@ -104,8 +103,8 @@ absl::StatusOr<int> PositiveInt(const std::string& text, const char* name,
 
 absl::StatusOr<ServerConfig> LoadConfig() {
   ServerConfig c;
-  c.listen_address = Setting(FLAGS_listen_address, "LISTEN_ADDRESS",
-                             c.listen_address);
+  c.listen_address =
+      Setting(FLAGS_listen_address, "LISTEN_ADDRESS", c.listen_address);
   c.database_url = Setting(FLAGS_database_url, "DATABASE_URL");
   if (c.database_url.empty()) {
     auto url = Secret(FLAGS_database_url_file, "DATABASE_URL_FILE", "",
@@ -119,27 +118,27 @@ absl::StatusOr<ServerConfig> LoadConfig() {
   c.db_pool_size = *pool;
   c.pipedrive_client_id =
       Setting(FLAGS_pipedrive_client_id, "PIPEDRIVE_CLIENT_ID");
-  auto secret = Secret(FLAGS_pipedrive_client_secret_file,
-                       "PIPEDRIVE_CLIENT_SECRET_FILE",
-                       "PIPEDRIVE_CLIENT_SECRET", "Pipedrive client secret");
+  auto secret =
+      Secret(FLAGS_pipedrive_client_secret_file, "PIPEDRIVE_CLIENT_SECRET_FILE",
+             "PIPEDRIVE_CLIENT_SECRET", "Pipedrive client secret");
   if (!secret.ok()) return secret.status();
   c.pipedrive_client_secret = *secret;
   c.pipedrive_redirect_uri =
       Setting(FLAGS_pipedrive_redirect_uri, "PIPEDRIVE_REDIRECT_URI");
   c.pipedrive_oauth_url = Setting(FLAGS_pipedrive_oauth_url,
                                   "PIPEDRIVE_OAUTH_URL", c.pipedrive_oauth_url);
-  auto keys = Secret(FLAGS_token_encryption_keys_file,
-                     "TOKEN_ENCRYPTION_KEYS_FILE", "TOKEN_ENCRYPTION_KEYS",
-                     "token encryption keys");
+  auto keys =
+      Secret(FLAGS_token_encryption_keys_file, "TOKEN_ENCRYPTION_KEYS_FILE",
+             "TOKEN_ENCRYPTION_KEYS", "token encryption keys");
   if (!keys.ok()) return keys.status();
   c.token_encryption_keys = *keys;
-  auto state_key = Secret(FLAGS_state_signing_key_file,
-                          "STATE_SIGNING_KEY_FILE", "STATE_SIGNING_KEY",
-                          "state signing key");
+  auto state_key =
+      Secret(FLAGS_state_signing_key_file, "STATE_SIGNING_KEY_FILE",
+             "STATE_SIGNING_KEY", "state signing key");
   if (!state_key.ok()) return state_key.status();
   c.state_signing_key = *state_key;
-  const std::string callers = Setting(FLAGS_caller_tokens_file,
-                                      "CALLER_TOKENS_FILE");
+  const std::string callers =
+      Setting(FLAGS_caller_tokens_file, "CALLER_TOKENS_FILE");
   if (!callers.empty()) {
     auto tokens = ReadSecretFile(callers, "caller tokens");
     if (!tokens.ok()) return tokens.status();
@@ -147,8 +146,8 @@ absl::StatusOr<ServerConfig> LoadConfig() {
   }
   c.tls_cert_file = Setting(FLAGS_tls_cert_file, "TLS_CERT_FILE");
   c.tls_key_file = Setting(FLAGS_tls_key_file, "TLS_KEY_FILE");
-  c.tls_client_ca_file = Setting(FLAGS_tls_client_ca_file,
-                                 "TLS_CLIENT_CA_FILE");
+  c.tls_client_ca_file =
+      Setting(FLAGS_tls_client_ca_file, "TLS_CLIENT_CA_FILE");
   c.log_level = Setting(FLAGS_log_level, "LOG_LEVEL", c.log_level);
   c.migrate_only = absl::GetFlag(FLAGS_migrate_only);
   auto poll = PositiveInt(Setting(FLAGS_worker_poll_ms, "WORKER_POLL_MS"),

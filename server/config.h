@@ -1,9 +1,9 @@
 #ifndef WAVE_SERVER_CONFIG_H_
 #define WAVE_SERVER_CONFIG_H_
 
-#include <string>
-
 #include "absl/status/statusor.h"
+
+#include <string>
 
 namespace wave::pipedrive {
 

@@ -1,12 +1,13 @@
 #ifndef WAVE_SERVER_DELIVERY_WORKER_H_
 #define WAVE_SERVER_DELIVERY_WORKER_H_
 
-#include <thread>
+#include "server/sync_engine.h"
+#include "storage/contact_store.h"
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "server/sync_engine.h"
-#include "storage/contact_store.h"
+
+#include <thread>
 
 namespace wave::pipedrive {
 

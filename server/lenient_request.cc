@@ -1,19 +1,20 @@
 #include "server/lenient_request.h"
 
-#include <map>
+#include "server/contact_validation.h"
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
-#include "server/contact_validation.h"
+
+#include <map>
 
 namespace wave::pipedrive {
 namespace {
 
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
-using google::protobuf::io::CodedInputStream;
 using google::protobuf::internal::WireFormatLite;
+using google::protobuf::io::CodedInputStream;
 
 // Deep enough for our messages; deeper input is malformed anyway.
 constexpr int kMaxDepth = 16;
@@ -84,8 +85,7 @@ absl::Status ExplainUnparsable(const std::string& bytes,
   bool ok = true;
   const std::string path = FindBadString(in, descriptor, "", 0, ok);
   if (!path.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(path,
-                                                   ": not valid UTF-8"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid UTF-8"));
   }
   return absl::InvalidArgumentError(
       "request: not a valid protobuf message of the expected type");

@@ -1,14 +1,14 @@
 #ifndef WAVE_SERVER_LENIENT_REQUEST_H_
 #define WAVE_SERVER_LENIENT_REQUEST_H_
 
-#include <string>
-#include <vector>
-
 #include "absl/status/status.h"
 #include "google/protobuf/descriptor.h"
-#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/impl/serialization_traits.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
+
+#include <string>
+#include <vector>
 
 namespace wave::pipedrive {
 

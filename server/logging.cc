@@ -17,12 +17,13 @@ absl::Status InitLogging(const std::string& level) {
   } else if (level == "error") {
     parsed = spdlog::level::err;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "log_level: expected debug, info, warning or error, got '", level,
-        "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("log_level: expected debug, info, warning or error, got '",
+                     level, "'"));
   }
   auto logger = spdlog::stderr_logger_mt("pipedrive-sync");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v",
+                      spdlog::pattern_time_type::utc);
   logger->set_level(parsed);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);

@@ -1,9 +1,9 @@
 #ifndef WAVE_SERVER_LOGGING_H_
 #define WAVE_SERVER_LOGGING_H_
 
-#include <string>
-
 #include "absl/status/status.h"
+
+#include <string>
 
 namespace wave::pipedrive {
 

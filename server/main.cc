@@ -1,16 +1,17 @@
 // pipedrive-sync-server: syncs Wave Connect contacts into Pipedrive.
 
-#include <csignal>
-#include <thread>
-
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "server/application.h"
 #include "server/config.h"
 #include "server/logging.h"
-#include "spdlog/spdlog.h"
 #include "storage/migrator.h"
 #include "storage/pg_pool.h"
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "spdlog/spdlog.h"
+
+#include <csignal>
+#include <thread>
 
 namespace {
 

@@ -1,12 +1,13 @@
 #include "server/pipedrive_sync_service.h"
 
-#include <string>
+#include "server/contact_validation.h"
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
-#include "server/contact_validation.h"
 #include "spdlog/spdlog.h"
+
+#include <string>
 
 namespace wave::pipedrive {
 namespace {
@@ -82,8 +83,8 @@ void FillContactSync(const ContactView& view, v1::ContactSync* out) {
   out->set_last_error(r.last_error);
   out->set_last_error_action(r.last_error_action);
   *out->mutable_updated_at() = ToProto(r.updated_at);
-  const bool deleted = r.deleted_version.has_value() &&
-                       *r.deleted_version == r.latest_version;
+  const bool deleted =
+      r.deleted_version.has_value() && *r.deleted_version == r.latest_version;
   if (deleted) {
     out->set_state(v1::ContactSync::DELETED);
   } else if (view.pending.has_value()) {
@@ -162,10 +163,9 @@ std::string NewImportId() {
   static absl::Mutex mu(absl::kConstInit);
   static absl::BitGen* gen = new absl::BitGen();
   absl::MutexLock lock(&mu);
-  return absl::StrCat("imp_", absl::Hex(absl::Uniform<uint64_t>(*gen),
-                                        absl::kZeroPad16),
-                      absl::Hex(absl::Uniform<uint64_t>(*gen),
-                                absl::kZeroPad16));
+  return absl::StrCat(
+      "imp_", absl::Hex(absl::Uniform<uint64_t>(*gen), absl::kZeroPad16),
+      absl::Hex(absl::Uniform<uint64_t>(*gen), absl::kZeroPad16));
 }
 
 }  // namespace
@@ -201,14 +201,14 @@ PipedriveSyncService::PipedriveSyncService(const CallerAuthenticator* auth,
 
 template <typename Request, typename Response>
 void PipedriveSyncService::AddUnary(
-    const char* path, grpc::Status (PipedriveSyncService::*handler)(
-                          grpc::ServerContext*, const Request*, Response*)) {
+    const char* path,
+    grpc::Status (PipedriveSyncService::*handler)(grpc::ServerContext*,
+                                                  const Request*, Response*)) {
   AddMethod(new grpc::internal::RpcServiceMethod(
       path, grpc::internal::RpcMethod::NORMAL_RPC,
       new grpc::internal::RpcMethodHandler<PipedriveSyncService,
                                            Lenient<Request>, Response>(
-          [handler](PipedriveSyncService* service,
-                    grpc::ServerContext* context,
+          [handler](PipedriveSyncService* service, grpc::ServerContext* context,
                     const Lenient<Request>* request, Response* response) {
             if (!request->problem.ok()) {
               return ToGrpcStatus(request->problem);
@@ -256,9 +256,9 @@ grpc::Status PipedriveSyncService::ConnectIntegration(
   if (request->lead_channel_option_id() > 0) {
     channel = request->lead_channel_option_id();
   }
-  auto view = integrations_->Connect(request->account_id(), request->code(),
-                                     request->state(), request->auto_sync(),
-                                     channel);
+  auto view =
+      integrations_->Connect(request->account_id(), request->code(),
+                             request->state(), request->auto_sync(), channel);
   if (!view.ok()) return ToGrpcStatus(view.status());
   FillIntegration(*view, response);
   return grpc::Status::OK;
@@ -393,16 +393,16 @@ grpc::Status PipedriveSyncService::ImportAll(
                              : absl::InvalidArgumentError("contact: required");
     absl::Status outcome = valid;
     if (valid.ok()) {
-      auto accepted_contact = engine_->AcceptImported(account_id, import_id,
-                                                      message.contact());
+      auto accepted_contact =
+          engine_->AcceptImported(account_id, import_id, message.contact());
       // Storage failing mid-import: what was accepted stays accepted; the
       // caller learns where it stopped and can stream the rest again.
       if (!accepted_contact.ok()) {
         return grpc::Status(
             static_cast<grpc::StatusCode>(accepted_contact.status().code()),
             absl::StrCat("import ", import_id, " stopped at message ", index,
-                         " after accepting ", accepted, " contacts: ",
-                         accepted_contact.status().message()));
+                         " after accepting ", accepted,
+                         " contacts: ", accepted_contact.status().message()));
       }
     }
     if (outcome.ok()) {
@@ -418,8 +418,7 @@ grpc::Status PipedriveSyncService::ImportAll(
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "the stream carried no contacts");
   }
-  if (auto s = engine_->RecordImport(import_id, account_id, accepted,
-                                     rejected);
+  if (auto s = engine_->RecordImport(import_id, account_id, accepted, rejected);
       !s.ok()) {
     spdlog::warn("account {}: import {} counts not stored: {}", account_id,
                  import_id, std::string(s.message()));

@@ -1,13 +1,14 @@
 #ifndef WAVE_SERVER_PIPEDRIVE_SYNC_SERVICE_H_
 #define WAVE_SERVER_PIPEDRIVE_SYNC_SERVICE_H_
 
-#include "grpcpp/grpcpp.h"
-#include "grpcpp/impl/service_type.h"
 #include "server/caller_auth.h"
 #include "server/integration_manager.h"
 #include "server/lenient_request.h"
 #include "server/sync_engine.h"
 #include "wave/integrations/pipedrive/v1/pipedrive_sync.grpc.pb.h"
+
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/service_type.h"
 
 namespace wave::pipedrive {
 
@@ -34,8 +35,7 @@ class PipedriveSyncService final : public grpc::Service {
   grpc::Status GetAuthorizationUrl(
       grpc::ServerContext* context,
       const integrations::pipedrive::v1::GetAuthorizationUrlRequest* request,
-      integrations::pipedrive::v1::GetAuthorizationUrlResponse* response)
-     ;
+      integrations::pipedrive::v1::GetAuthorizationUrlResponse* response);
   grpc::Status ConnectIntegration(
       grpc::ServerContext* context,
       const integrations::pipedrive::v1::ConnectIntegrationRequest* request,
@@ -62,8 +62,8 @@ class PipedriveSyncService final : public grpc::Service {
       integrations::pipedrive::v1::ContactSync* response);
   grpc::Status ImportAll(
       grpc::ServerContext* context,
-      grpc::ServerReader<Lenient<integrations::pipedrive::v1::ImportAllRequest>>*
-          reader,
+      grpc::ServerReader<
+          Lenient<integrations::pipedrive::v1::ImportAllRequest>>* reader,
       integrations::pipedrive::v1::ImportAllResponse* response);
 
  private:

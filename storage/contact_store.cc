@@ -1,10 +1,11 @@
 #include "storage/contact_store.h"
 
-#include <utility>
+#include "storage/pg_status.h"
 
 #include "absl/strings/str_cat.h"
 #include "pqxx/pqxx"
-#include "storage/pg_status.h"
+
+#include <utility>
 
 namespace wave::pipedrive {
 namespace {
@@ -280,13 +281,12 @@ absl::StatusOr<std::unique_ptr<ContactDelivery>> ContactStore::BeginDelivery(
         account_id, contact_id);
     if (rows.empty()) return std::unique_ptr<ContactDelivery>();
     ContactRecord record = ReadContact(rows[0]);
-    pqxx::result pending = tx->exec_params(kSelectPending, account_id,
-                                           contact_id);
+    pqxx::result pending =
+        tx->exec_params(kSelectPending, account_id, contact_id);
     std::optional<PendingChange> change;
     if (!pending.empty()) change = ReadPending(pending[0]);
-    return std::make_unique<ContactDelivery>(*std::move(lease), std::move(tx),
-                                             std::move(record),
-                                             std::move(change));
+    return std::make_unique<ContactDelivery>(
+        *std::move(lease), std::move(tx), std::move(record), std::move(change));
   } catch (const std::exception& e) {
     return StatusFromPqxx(e, "lock contact");
   }

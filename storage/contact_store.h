@@ -1,17 +1,18 @@
 #ifndef WAVE_STORAGE_CONTACT_STORE_H_
 #define WAVE_STORAGE_CONTACT_STORE_H_
 
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
+#include "storage/pg_pool.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "pqxx/transaction"
-#include "storage/pg_pool.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace wave::pipedrive {
 
@@ -136,8 +137,8 @@ class ContactStore {
 
   // Contacts of connected accounts whose pending change is due, real-time
   // changes first.
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
-  DueChanges(int limit);
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DueChanges(
+      int limit);
 
   // Writes a finished import's counts.
   absl::Status RecordImport(const std::string& import_id,

@@ -1,10 +1,11 @@
 #include "storage/integration_store.h"
 
-#include <utility>
+#include "storage/pg_status.h"
 
 #include "absl/strings/str_cat.h"
 #include "pqxx/transaction"
-#include "storage/pg_status.h"
+
+#include <utility>
 
 namespace wave::pipedrive {
 namespace {
@@ -41,8 +42,8 @@ std::string RefreshAad(const std::string& account_id) {
 }
 
 absl::Status NotFound(const std::string& account_id) {
-  return absl::NotFoundError(absl::StrCat(
-      "account ", account_id, " has no Pipedrive integration"));
+  return absl::NotFoundError(
+      absl::StrCat("account ", account_id, " has no Pipedrive integration"));
 }
 
 }  // namespace
@@ -75,14 +76,14 @@ absl::StatusOr<IntegrationRecord> ReadRecord(const pqxx::row& row,
   r.pipedrive_user_id = row[6].as<int64_t>(0);
   r.api_domain = row[7].as<std::string>();
   if (!row[8].is_null()) {
-    auto token = cipher.Decrypt(row[8].as<std::string>(),
-                                AccessAad(r.account_id));
+    auto token =
+        cipher.Decrypt(row[8].as<std::string>(), AccessAad(r.account_id));
     if (!token.ok()) return token.status();
     r.access_token = *std::move(token);
   }
   if (!row[9].is_null()) {
-    auto token = cipher.Decrypt(row[9].as<std::string>(),
-                                RefreshAad(r.account_id));
+    auto token =
+        cipher.Decrypt(row[9].as<std::string>(), RefreshAad(r.account_id));
     if (!token.ok()) return token.status();
     r.refresh_token = *std::move(token);
   }
@@ -122,8 +123,7 @@ absl::StatusOr<IntegrationRecord> IntegrationStore::Get(
   }
 }
 
-absl::StatusOr<bool> IntegrationStore::SaveConnection(
-    const NewConnection& c) {
+absl::StatusOr<bool> IntegrationStore::SaveConnection(const NewConnection& c) {
   auto access = Seal(*cipher_, c.access_token, AccessAad(c.account_id));
   if (!access.ok()) return access.status();
   auto refresh = Seal(*cipher_, c.refresh_token, RefreshAad(c.account_id));
@@ -136,9 +136,9 @@ absl::StatusOr<bool> IntegrationStore::SaveConnection(
         "SELECT company_id FROM integrations WHERE account_id = $1 "
         "FOR UPDATE",
         c.account_id);
-    const bool company_changed =
-        !previous.empty() && !previous[0][0].is_null() &&
-        previous[0][0].as<int64_t>() != c.company_id;
+    const bool company_changed = !previous.empty() &&
+                                 !previous[0][0].is_null() &&
+                                 previous[0][0].as<int64_t>() != c.company_id;
     tx.exec_params(
         "INSERT INTO integrations (account_id, state, paused_reason,"
         " company_id, company_name, company_domain, pipedrive_user_id,"
@@ -222,8 +222,8 @@ absl::StatusOr<IntegrationRecord> IntegrationStore::UpdateLocked(
         tx.exec_params(
             "UPDATE integrations SET state = $2, paused_reason = $3,"
             " last_error = $4, updated_at = now() WHERE account_id = $1",
-            account_id, IntegrationStateName(after.state),
-            after.paused_reason, std::string(updated.message()));
+            account_id, IntegrationStateName(after.state), after.paused_reason,
+            std::string(updated.message()));
         tx.commit();
       }
       return updated;
@@ -265,8 +265,7 @@ absl::StatusOr<IntegrationRecord> IntegrationStore::MarkDisconnected(
         " WHERE account_id = $1 RETURNING account_id",
         account_id);
     if (rows.empty()) return NotFound(account_id);
-    tx.exec_params("DELETE FROM sync_queue WHERE account_id = $1",
-                   account_id);
+    tx.exec_params("DELETE FROM sync_queue WHERE account_id = $1", account_id);
     tx.exec_params("DELETE FROM pipedrive_users WHERE account_id = $1",
                    account_id);
     pqxx::result record = tx.exec_params(kSelectIntegration, account_id);

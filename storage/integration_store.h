@@ -1,17 +1,18 @@
 #ifndef WAVE_STORAGE_INTEGRATION_STORE_H_
 #define WAVE_STORAGE_INTEGRATION_STORE_H_
 
+#include "storage/pg_pool.h"
+#include "storage/token_cipher.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "absl/status/status.h"
-#include "absl/status/statusor.h"
-#include "absl/time/time.h"
-#include "storage/pg_pool.h"
-#include "storage/token_cipher.h"
 
 namespace wave::pipedrive {
 

@@ -1,11 +1,12 @@
 #include "storage/migrator.h"
 
-#include <cstdint>
+#include "storage/pg_status.h"
 
 #include "absl/strings/str_cat.h"
 #include "pqxx/transaction"
 #include "spdlog/spdlog.h"
-#include "storage/pg_status.h"
+
+#include <cstdint>
 
 namespace wave::pipedrive {
 namespace {
@@ -32,18 +33,19 @@ absl::Status ApplyMigrations(PgPool& pool,
             .as<int>();
     const int known = migrations.empty() ? 0 : migrations.back().version;
     if (current > known) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "database schema is at version ", current,
-          " but this binary knows only up to ", known,
-          "; deploy a newer binary"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("database schema is at version ", current,
+                       " but this binary knows only up to ", known,
+                       "; deploy a newer binary"));
     }
     std::vector<const Migration*> applied;
     for (const Migration& m : migrations) {
       if (m.version <= current) continue;
       tx.exec0(m.sql);
-      tx.exec_params("INSERT INTO schema_migrations (version, name) "
-                     "VALUES ($1, $2)",
-                     m.version, m.name);
+      tx.exec_params(
+          "INSERT INTO schema_migrations (version, name) "
+          "VALUES ($1, $2)",
+          m.version, m.name);
       applied.push_back(&m);
     }
     tx.commit();

@@ -1,11 +1,12 @@
 #ifndef WAVE_STORAGE_MIGRATOR_H_
 #define WAVE_STORAGE_MIGRATOR_H_
 
-#include <string>
-#include <vector>
+#include "storage/pg_pool.h"
 
 #include "absl/status/status.h"
-#include "storage/pg_pool.h"
+
+#include <string>
+#include <vector>
 
 namespace wave::pipedrive {
 

@@ -1,12 +1,12 @@
 #include "storage/pg_pool.h"
 
-#include <poll.h>
-
-#include <utility>
+#include "storage/pg_status.h"
 
 #include "absl/status/status.h"
 #include "pqxx/except"
-#include "storage/pg_status.h"
+
+#include <poll.h>
+#include <utility>
 
 namespace wave::pipedrive {
 namespace {
@@ -45,12 +45,10 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Duration wait) {
   std::unique_ptr<pqxx::connection> conn;
   {
     absl::MutexLock lock(&mu_);
-    auto free = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return available_ > 0;
-    };
+    auto free = [this]()
+                    ABSL_SHARED_LOCKS_REQUIRED(mu_) { return available_ > 0; };
     if (!mu_.AwaitWithTimeout(absl::Condition(&free), wait)) {
-      return absl::UnavailableError(
-          "database: no free connection in the pool");
+      return absl::UnavailableError("database: no free connection in the pool");
     }
     --available_;
     if (!idle_.empty()) {

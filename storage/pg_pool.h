@@ -1,14 +1,14 @@
 #ifndef WAVE_STORAGE_PG_POOL_H_
 #define WAVE_STORAGE_PG_POOL_H_
 
-#include <memory>
-#include <string>
-#include <vector>
-
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "pqxx/connection"
+
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace wave::pipedrive {
 

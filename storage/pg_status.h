@@ -1,10 +1,10 @@
 #ifndef WAVE_STORAGE_PG_STATUS_H_
 #define WAVE_STORAGE_PG_STATUS_H_
 
+#include "absl/status/status.h"
+
 #include <exception>
 #include <string>
-
-#include "absl/status/status.h"
 
 namespace wave::pipedrive {
 

@@ -1,11 +1,12 @@
 // Bad input gets INVALID_ARGUMENT or NOT_FOUND naming the field or the
 // account, through the real gRPC channel, and changes nothing.
 
-#include <string>
+#include "tests/e2e/e2e_fixture.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/e2e_fixture.h"
+
+#include <string>
 
 namespace wave::pipedrive::testing {
 namespace {
@@ -98,8 +99,7 @@ TEST_F(BadInputTest, InvalidUtf8IsRejectedNotStored) {
       << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("UTF-8"));
   v1::ContactSync sync;
-  EXPECT_EQ(GetContact("c-1", &sync).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GetContact("c-1", &sync).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(ApiCalls(), 0);
 }
 

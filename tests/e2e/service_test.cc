@@ -2,20 +2,20 @@
 // health service, reflection, caller authentication, and a clean stop on
 // SIGTERM.
 
+#include "tests/e2e/e2e_fixture.h"
+
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <string>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <string>
-
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
-#include "grpc/health/v1/health.grpc.pb.h"
-#include "tests/e2e/e2e_fixture.h"
 
 extern char** environ;
 
@@ -188,11 +188,11 @@ TEST_F(ServiceTest, ServerProcessStopsCleanlyOnSigterm) {
   std::string binary = WAVE_SERVER_BINARY;
   char* argv[] = {binary.data(), nullptr};
   pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv,
-                        envp.data()),
-            0);
-  auto channel = grpc::CreateChannel(listen,
-                                     grpc::InsecureChannelCredentials());
+  ASSERT_EQ(
+      posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv, envp.data()),
+      0);
+  auto channel =
+      grpc::CreateChannel(listen, grpc::InsecureChannelCredentials());
   auto health = grpc::health::v1::Health::NewStub(channel);
   const bool serving = Eventually([&] {
     grpc::ClientContext context;
@@ -201,8 +201,7 @@ TEST_F(ServiceTest, ServerProcessStopsCleanlyOnSigterm) {
     grpc::health::v1::HealthCheckRequest request;
     grpc::health::v1::HealthCheckResponse response;
     return health->Check(&context, request, &response).ok() &&
-           response.status() ==
-               grpc::health::v1::HealthCheckResponse::SERVING;
+           response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
   });
 
   kill(pid, SIGTERM);

@@ -1,13 +1,14 @@
 // The vertical slice end to end: a real gRPC channel, a real PostgreSQL,
 // and the Pipedrive sandbox over loopback HTTP.
 
-#include <thread>
-#include <vector>
+#include "tests/e2e/e2e_fixture.h"
 
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/e2e_fixture.h"
+
+#include <thread>
+#include <vector>
 
 namespace wave::pipedrive::testing {
 namespace {
@@ -130,7 +131,8 @@ TEST_F(SyncFlowTest, NewContactCreatesOnePersonAndOneLinkedLead) {
   ASSERT_THAT(leads, SizeIs(1));
   const sandbox::LeadRecord& lead = leads[0];
   EXPECT_EQ(lead.id, response.sync().lead_id());
-  EXPECT_EQ(lead.title, "Jane Doe \xE2\x80\x93 VP Sales \xE2\x80\x93 Example Inc");
+  EXPECT_EQ(lead.title,
+            "Jane Doe \xE2\x80\x93 VP Sales \xE2\x80\x93 Example Inc");
   EXPECT_EQ(lead.person_id, person.id);
   EXPECT_EQ(lead.owner_id, seller_);
   EXPECT_EQ(lead.channel_id, "Wave Connect");
@@ -258,8 +260,8 @@ TEST_F(SyncFlowTest, DisconnectRevokesTokensAndLeavesRecords) {
   v1::DisconnectIntegrationRequest request;
   request.set_account_id(account_);
   v1::Integration integration;
-  grpc::Status s = stub_->DisconnectIntegration(&context, request,
-                                                &integration);
+  grpc::Status s =
+      stub_->DisconnectIntegration(&context, request, &integration);
 
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(integration.state(), v1::Integration::DISCONNECTED);
@@ -300,8 +302,7 @@ TEST_F(SyncFlowTest, ExpiredAccessTokenIsRefreshedOnceAndCallSucceeds) {
 
 TEST_F(SyncFlowTest, CallsFollowApiDomainOfLatestTokenResponse) {
   ConnectAccount();
-  const std::string moved =
-      absl::StrCat("http://localhost:", sandbox_->port());
+  const std::string moved = absl::StrCat("http://localhost:", sandbox_->port());
   sandbox_->SetApiDomain(company_, moved);
   sandbox_->ExpireAccessTokens();
   sandbox_->ClearRequests();

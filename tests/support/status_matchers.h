@@ -1,11 +1,11 @@
 #ifndef WAVE_TESTS_SUPPORT_STATUS_MATCHERS_H_
 #define WAVE_TESTS_SUPPORT_STATUS_MATCHERS_H_
 
-#include <string>
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
+
+#include <string>
 
 namespace wave::testing {
 
