@@ -1,14 +1,15 @@
 #include "server/sync_engine.h"
 
-#include <algorithm>
-#include <utility>
+#include "client/http_status.h"
+#include "server/contact_mapper.h"
 
 #include "absl/strings/str_cat.h"
-#include "client/http_status.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
-#include "server/contact_mapper.h"
 #include "spdlog/spdlog.h"
+
+#include <algorithm>
+#include <utility>
 
 namespace wave::pipedrive {
 namespace {
@@ -49,8 +50,18 @@ std::optional<LeadWrite> ParseLead(const std::optional<std::string>& s) {
 
 // Whether a failure is final for this version of the contact: Pipedrive
 // understood the request and refuses its content.
-bool IsPermanent(const absl::Status& s) {
-  return absl::IsInvalidArgument(s);
+bool IsPermanent(const absl::Status& s) { return absl::IsInvalidArgument(s); }
+
+// What went wrong, without Pipedrive's message text.
+std::string ErrorSummary(const std::string& contact_id,
+                         const absl::Status& error) {
+  std::string summary =
+      absl::StrCat("contact ", contact_id, ": ",
+                   absl::StatusCodeToString(error.code()));
+  if (auto details = GetHttpErrorDetails(error); details.has_value()) {
+    absl::StrAppend(&summary, " (Pipedrive HTTP ", details->http_status, ")");
+  }
+  return summary;
 }
 
 ChangeOutcome::Kind ReportKind(const DeliveryReport& report) {
@@ -102,8 +113,9 @@ absl::StatusOr<ChangeOutcome> SyncEngine::SyncContact(
     outcome.view = *std::move(view);
     if (*accepted == AcceptOutcome::kStale) {
       outcome.kind = ChangeOutcome::Kind::kStale;
-      outcome.reason = "a newer version or a deletion of this contact was "
-                       "already received";
+      outcome.reason =
+          "a newer version or a deletion of this contact was "
+          "already received";
     } else {
       outcome.kind = ChangeOutcome::Kind::kUnchanged;
       outcome.reason = "this version is already in Pipedrive";
@@ -130,12 +142,14 @@ absl::StatusOr<ChangeOutcome> SyncEngine::DeleteContact(
     outcome.view = *std::move(view);
     if (*accepted == AcceptOutcome::kStale) {
       outcome.kind = ChangeOutcome::Kind::kStale;
-      outcome.reason = "a newer version of this contact was already "
-                       "received; its records stay";
+      outcome.reason =
+          "a newer version of this contact was already "
+          "received; its records stay";
     } else {
       outcome.kind = ChangeOutcome::Kind::kAlreadyDeleted;
-      outcome.reason = "a deletion at this or a newer version was already "
-                       "received";
+      outcome.reason =
+          "a deletion at this or a newer version was already "
+          "received";
     }
     return outcome;
   }
@@ -147,10 +161,9 @@ absl::StatusOr<AcceptOutcome> SyncEngine::AcceptImported(
     const Contact& contact) {
   auto payload = ContactToJson(contact);
   if (!payload.ok()) return payload.status();
-  return contacts_->AcceptUpsert(account_id, contact.contact_id(),
-                                 contact.version(), *payload,
-                                 /*from_import=*/true, import_id,
-                                 absl::ZeroDuration());
+  return contacts_->AcceptUpsert(
+      account_id, contact.contact_id(), contact.version(), *payload,
+      /*from_import=*/true, import_id, absl::ZeroDuration());
 }
 
 absl::StatusOr<ChangeOutcome> SyncEngine::DeliverAndReport(
@@ -172,8 +185,8 @@ absl::StatusOr<ChangeOutcome> SyncEngine::DeliverAndReport(
     const ContactRecord& r = outcome.view.record;
     const bool done = is_delete ? !outcome.view.pending.has_value()
                                 : r.synced_version >= version;
-    const bool failed = r.failed_version.has_value() &&
-                        *r.failed_version == version;
+    const bool failed =
+        r.failed_version.has_value() && *r.failed_version == version;
     outcome.kind = failed ? ChangeOutcome::Kind::kFailed
                    : done ? ChangeOutcome::Kind::kApplied
                           : ChangeOutcome::Kind::kQueued;
@@ -190,8 +203,8 @@ absl::StatusOr<ContactView> SyncEngine::GetContact(
   auto record = contacts_->Get(account_id, contact_id);
   if (!record.ok()) return record.status();
   if (!record->has_value()) {
-    return absl::NotFoundError(absl::StrCat("account ", account_id,
-                                            " has no contact ", contact_id));
+    return absl::NotFoundError(
+        absl::StrCat("account ", account_id, " has no contact ", contact_id));
   }
   auto pending = contacts_->GetPending(account_id, contact_id);
   if (!pending.ok()) return pending.status();
@@ -210,8 +223,7 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
         "; the change is kept and delivered when it is connected");
     return report;
   }
-  auto delivery =
-      contacts_->BeginDelivery(account_id, contact_id, skip_locked);
+  auto delivery = contacts_->BeginDelivery(account_id, contact_id, skip_locked);
   if (!delivery.ok()) return delivery.status();
   if (*delivery == nullptr || !(*delivery)->pending().has_value()) {
     return report;
@@ -271,10 +283,12 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
       (void)integrations_->RecordSuccess(account_id);
     }
   } else {
-    spdlog::warn("account {} contact {}: version {} not delivered: {}",
-                 account_id, contact_id, change.version, std::string(applied.message()));
-    (void)integrations_->RecordError(account_id,
-                                     std::string(applied.message()));
+    // Pipedrive's own message may quote the contact's data: it stays with
+    // the contact (GetContactSync); logs and the account get a summary.
+    const std::string summary = ErrorSummary(contact_id, applied);
+    spdlog::warn("account {}: version {} not delivered: {}", account_id,
+                 change.version, summary);
+    (void)integrations_->RecordError(account_id, summary);
   }
   return report;
 }
@@ -321,9 +335,10 @@ absl::Status SyncEngine::ApplyUpsert(const IntegrationRecord& integration,
           });
       ++writes;
       if (absl::IsNotFound(updated.status())) {
-        spdlog::warn("account {} contact {}: person gone in Pipedrive; "
-                     "creating it again",
-                     account, record.contact_id);
+        spdlog::warn(
+            "account {} contact {}: person gone in Pipedrive; "
+            "creating it again",
+            account, record.contact_id);
         record.person_id.reset();
         record.written_person.reset();
       } else if (!updated.ok()) {
@@ -335,8 +350,9 @@ absl::Status SyncEngine::ApplyUpsert(const IntegrationRecord& integration,
   }
   if (!record.person_id.has_value()) {
     auto created = tokens_->WithRetryOnUnauthenticated<Person>(
-        account, creds,
-        [&](const Credentials& c) { return pipedrive_->CreatePerson(c, desired); });
+        account, creds, [&](const Credentials& c) {
+          return pipedrive_->CreatePerson(c, desired);
+        });
     ++writes;
     if (!created.ok()) return created.status();
     record.person_id = created->id;
@@ -364,9 +380,10 @@ absl::Status SyncEngine::ApplyUpsert(const IntegrationRecord& integration,
         });
     ++writes;
     if (absl::IsNotFound(updated.status())) {
-      spdlog::info("account {} contact {}: lead archived, converted or "
-                   "deleted in Pipedrive; no longer updated",
-                   account, record.contact_id);
+      spdlog::info(
+          "account {} contact {}: lead archived, converted or "
+          "deleted in Pipedrive; no longer updated",
+          account, record.contact_id);
       record.lead_gone = true;
       return absl::OkStatus();
     }
@@ -388,35 +405,29 @@ absl::Status SyncEngine::ApplyDelete(const std::string& account_id,
                                      Credentials& creds,
                                      const PendingChange& change,
                                      ContactRecord& record, int& writes) {
-  // Gone already counts as deleted: the sales team may have removed it.
+  // A record already gone counts as deleted: the sales team may have
+  // removed it.
+  auto remove =
+      [&](const std::function<absl::Status(const Credentials&)>& call) {
+        ++writes;
+        absl::Status s =
+            tokens_->WithRetryOnUnauthenticated(account_id, creds, call);
+        return absl::IsNotFound(s) ? absl::OkStatus() : s;
+      };
   if (record.lead_id.has_value() && !record.lead_gone) {
     const std::string id = *record.lead_id;
-    auto deleted = tokens_->WithRetryOnUnauthenticated<bool>(
-        account_id, creds, [&](const Credentials& c) -> absl::StatusOr<bool> {
-          absl::Status s = pipedrive_->DeleteLead(c, id);
-          if (!s.ok()) return s;
-          return true;
-        });
-    ++writes;
-    if (!deleted.ok() && !absl::IsNotFound(deleted.status())) {
-      return deleted.status();
-    }
+    absl::Status s = remove(
+        [&](const Credentials& c) { return pipedrive_->DeleteLead(c, id); });
+    if (!s.ok()) return s;
   }
   record.lead_id.reset();
   record.written_lead.reset();
   record.lead_gone = false;
   if (record.person_id.has_value()) {
     const int64_t id = *record.person_id;
-    auto deleted = tokens_->WithRetryOnUnauthenticated<bool>(
-        account_id, creds, [&](const Credentials& c) -> absl::StatusOr<bool> {
-          absl::Status s = pipedrive_->DeletePerson(c, id);
-          if (!s.ok()) return s;
-          return true;
-        });
-    ++writes;
-    if (!deleted.ok() && !absl::IsNotFound(deleted.status())) {
-      return deleted.status();
-    }
+    absl::Status s = remove(
+        [&](const Credentials& c) { return pipedrive_->DeletePerson(c, id); });
+    if (!s.ok()) return s;
   }
   record.person_id.reset();
   record.written_person.reset();

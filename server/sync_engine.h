@@ -1,19 +1,20 @@
 #ifndef WAVE_SERVER_SYNC_ENGINE_H_
 #define WAVE_SERVER_SYNC_ENGINE_H_
 
-#include <functional>
-#include <optional>
-#include <string>
-
-#include "absl/random/random.h"
-#include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "client/pipedrive_client.h"
 #include "server/token_manager.h"
 #include "storage/contact_store.h"
 #include "storage/integration_store.h"
 #include "wave/integrations/pipedrive/v1/pipedrive_sync.pb.h"
+
+#include "absl/random/random.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+#include <functional>
+#include <optional>
+#include <string>
 
 namespace wave::pipedrive {
 
@@ -31,7 +32,7 @@ struct ChangeOutcome {
     kQueued,     // stored; delivered later (see reason)
     kStale,      // older than what was seen; nothing changed
     kAlreadyDeleted,
-    kFailed,     // Pipedrive refused this version for good
+    kFailed,  // Pipedrive refused this version for good
   };
   Kind kind = Kind::kQueued;
   std::string reason;
@@ -44,7 +45,7 @@ struct DeliveryReport {
   bool delivered = false;  // it is in Pipedrive now
   bool failed = false;     // refused for good
   int pipedrive_writes = 0;
-  std::string reason;      // why it was not delivered
+  std::string reason;  // why it was not delivered
 };
 
 // Turns Wave contact changes into Pipedrive Persons and Leads.
@@ -68,8 +69,7 @@ class SyncEngine {
   };
 
   SyncEngine(IntegrationStore* integrations, ContactStore* contacts,
-             TokenManager* tokens, PipedriveClient* pipedrive,
-             Options options);
+             TokenManager* tokens, PipedriveClient* pipedrive, Options options);
 
   // `contact` must be valid (ValidateContact).
   absl::StatusOr<ChangeOutcome> SyncContact(
@@ -107,9 +107,10 @@ class SyncEngine {
   // take changes.
   absl::StatusOr<IntegrationRecord> AcceptingIntegration(
       const std::string& account_id);
-  absl::StatusOr<ChangeOutcome> DeliverAndReport(
-      const std::string& account_id, const std::string& contact_id,
-      int64_t version, bool is_delete);
+  absl::StatusOr<ChangeOutcome> DeliverAndReport(const std::string& account_id,
+                                                 const std::string& contact_id,
+                                                 int64_t version,
+                                                 bool is_delete);
   absl::Status ApplyUpsert(const IntegrationRecord& integration,
                            Credentials& creds, ContactDelivery& delivery,
                            const PendingChange& change, ContactRecord& record,

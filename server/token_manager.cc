@@ -1,9 +1,9 @@
 #include "server/token_manager.h"
 
-#include <utility>
-
 #include "absl/strings/match.h"
 #include "spdlog/spdlog.h"
+
+#include <utility>
 
 namespace wave::pipedrive {
 namespace {
@@ -48,11 +48,22 @@ absl::StatusOr<Credentials> TokenManager::Get(
                    });
 }
 
-absl::StatusOr<Credentials> TokenManager::Refresh(
-    const std::string& account_id, const Credentials& rejected) {
+absl::StatusOr<Credentials> TokenManager::Refresh(const std::string& account_id,
+                                                  const Credentials& rejected) {
   return RefreshIf(account_id, [&rejected](const IntegrationRecord& current) {
     return current.access_token == rejected.access_token;
   });
+}
+
+absl::Status TokenManager::WithRetryOnUnauthenticated(
+    const std::string& account_id, Credentials& creds,
+    const std::function<absl::Status(const Credentials&)>& call) {
+  absl::Status result = call(creds);
+  if (!absl::IsUnauthenticated(result)) return result;
+  auto refreshed = Refresh(account_id, creds);
+  if (!refreshed.ok()) return refreshed.status();
+  creds = *std::move(refreshed);
+  return call(creds);
 }
 
 absl::StatusOr<Credentials> TokenManager::RefreshIf(
@@ -68,9 +79,10 @@ absl::StatusOr<Credentials> TokenManager::RefreshIf(
         auto tokens = client_->RefreshToken(record.refresh_token);
         if (!tokens.ok()) {
           if (absl::IsUnauthenticated(tokens.status())) {
-            spdlog::warn("account {}: refresh token rejected; integration "
-                         "needs a reconnect",
-                         account_id);
+            spdlog::warn(
+                "account {}: refresh token rejected; integration "
+                "needs a reconnect",
+                account_id);
             record.state = IntegrationState::kNeedsReconnect;
             return absl::FailedPreconditionError(
                 "the Pipedrive integration needs a reconnect: Pipedrive "

@@ -1,13 +1,14 @@
 #ifndef WAVE_SERVER_TOKEN_MANAGER_H_
 #define WAVE_SERVER_TOKEN_MANAGER_H_
 
-#include <functional>
-#include <string>
+#include "client/pipedrive_client.h"
+#include "storage/integration_store.h"
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/pipedrive_client.h"
-#include "storage/integration_store.h"
+
+#include <functional>
+#include <string>
 
 namespace wave::pipedrive {
 
@@ -44,6 +45,9 @@ class TokenManager {
   absl::StatusOr<T> WithRetryOnUnauthenticated(
       const std::string& account_id, Credentials& creds,
       const std::function<absl::StatusOr<T>(const Credentials&)>& call);
+  absl::Status WithRetryOnUnauthenticated(
+      const std::string& account_id, Credentials& creds,
+      const std::function<absl::Status(const Credentials&)>& call);
 
  private:
   absl::StatusOr<Credentials> RefreshIf(
