@@ -16,6 +16,7 @@
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -233,6 +234,44 @@ std::optional<std::vector<User>> ParseUsers(const Json& data) {
     users.push_back(std::move(user));
   }
   return users;
+}
+
+// An option id of GET /api/v2/dealFields/{field_code}: the spec types it
+// as an integer for custom fields and a string for built-in ones (such as
+// `channel`), whose value a lead's integer `channel` must still carry.
+bool ReadOptionId(const Json& option, int64_t* out) {
+  auto it = option.find("id");
+  if (it == option.end()) return false;
+  if (it->is_string()) {
+    const std::string text = it->get<std::string>();
+    // SimpleAtoi alone would also take " 73" or "+73".
+    if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) {
+          return absl::ascii_isdigit(static_cast<unsigned char>(c));
+        })) {
+      return false;
+    }
+    return absl::SimpleAtoi(text, out);
+  }
+  return ReadRequiredInt(option, "id", out);
+}
+
+std::optional<std::vector<FieldOption>> ParseFieldOptions(const Json& data) {
+  std::vector<FieldOption> options;
+  if (!data.is_object()) return std::nullopt;
+  // Null (and, the key not being required, absent) for a field that is not
+  // an enum or set.
+  auto it = data.find("options");
+  if (it == data.end() || it->is_null()) return options;
+  if (!it->is_array()) return std::nullopt;
+  for (const Json& item : *it) {
+    FieldOption option;
+    if (!item.is_object() || !ReadOptionId(item, &option.id) ||
+        !ReadString(item, "label", &option.label)) {
+      return std::nullopt;
+    }
+    options.push_back(std::move(option));
+  }
+  return options;
 }
 
 Json ContactPointsJson(const std::vector<ContactPoint>& points) {
@@ -664,6 +703,35 @@ absl::Status CurlPipedriveClient::DeleteLead(const Credentials& creds,
   absl::StatusOr<HttpResponse> response = CallApi(creds, call);
   if (!response.ok()) return response.status();
   return CheckDeleteResponse(*response, call.path_template);
+}
+
+absl::StatusOr<std::vector<FieldOption>>
+CurlPipedriveClient::GetDealFieldOptions(const Credentials& creds,
+                                         const std::string& field_code) {
+  if (field_code.empty()) {
+    return absl::InvalidArgumentError(
+        "pipedrive: deal field code must not be empty");
+  }
+
+  const ApiCall call{
+      "GET", "/api/v2/dealFields/{field_code}",
+      absl::StrCat("/api/v2/dealFields/", PercentEncode(field_code)), ""};
+  absl::StatusOr<HttpResponse> response = CallApi(creds, call);
+  if (!response.ok()) return response.status();
+
+  return Guarded(call.path_template,
+                 [&]() -> absl::StatusOr<std::vector<FieldOption>> {
+                   std::optional<Json> data = ParseEnvelope(response->body);
+                   if (!data.has_value()) {
+                     return Malformed(call.method, call.path_template);
+                   }
+                   std::optional<std::vector<FieldOption>> options =
+                       ParseFieldOptions(*data);
+                   if (!options.has_value()) {
+                     return Malformed(call.method, call.path_template);
+                   }
+                   return *std::move(options);
+                 });
 }
 
 }  // namespace wave::pipedrive

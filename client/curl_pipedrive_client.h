@@ -25,7 +25,7 @@ struct PipedriveClientOptions {
 
 // Provides PipedriveClient over an HttpTransport (in production a
 // CurlHttpTransport): Pipedrive's OAuth endpoints, v1 users and leads, and
-// v2 persons.
+// v2 persons and deal fields.
 //
 // Errors, besides the HTTP mapping documented on PipedriveClient:
 // - a transport failure keeps its code (UNAVAILABLE, DEADLINE_EXCEEDED),
@@ -33,13 +33,15 @@ struct PipedriveClientOptions {
 // - an api_domain that is not an http(s) URL, or empty credentials:
 //   INVALID_ARGUMENT, before anything is sent; likewise a create without
 //   the fields Pipedrive requires (a person's name; a lead's title and
-//   person_id);
+//   person_id), and an empty deal field code;
 // - OAuth calls without a client_id and client_secret, or with an
 //   oauth_base_url that is not http(s): FAILED_PRECONDITION;
 // - a 2xx whose body is not the documented JSON (HTML, truncated, wrong
 //   types, "success": false): INTERNAL "pipedrive: malformed response to
 //   <METHOD> <path template>"; for the token endpoint INTERNAL
-//   "pipedrive: malformed token response". Bodies are never quoted.
+//   "pipedrive: malformed token response". Bodies are never quoted. A deal
+//   field option id must be an integer or a string of one (the spec gives
+//   built-in fields string ids); anything else is malformed.
 //
 // Only the fields that are set in a PersonWrite or LeadWrite are sent;
 // LeadWrite::origin_id is sent on create only. Logs at debug level the
@@ -80,6 +82,9 @@ class CurlPipedriveClient : public PipedriveClient {
                                const std::string& id) override;
   absl::Status DeleteLead(const Credentials& creds,
                           const std::string& id) override;
+
+  absl::StatusOr<std::vector<FieldOption>> GetDealFieldOptions(
+      const Credentials& creds, const std::string& field_code) override;
 
  private:
   // A call to the REST API: where it goes and how it is logged.

@@ -99,6 +99,13 @@ struct Lead {
   bool is_archived = false;
 };
 
+// One option of an enum or set deal field, such as a "Source channel" that
+// a lead's `channel` may name.
+struct FieldOption {
+  int64_t id = 0;
+  std::string label;
+};
+
 // Provides Pipedrive's OAuth and the REST calls the sync needs.
 //
 // Every method returns a status mapped from the HTTP outcome in one place
@@ -149,6 +156,14 @@ class PipedriveClient {
                                        const std::string& id) = 0;
   virtual absl::Status DeleteLead(const Credentials& creds,
                                   const std::string& id) = 0;
+
+  // Deal fields (v2).
+  // The options of the deal field `field_code` (e.g. "channel"), in
+  // Pipedrive's order; empty for a field without options. Needs a deal
+  // scope (deals:read, deals:full, deal-fields:full or admin): without one
+  // Pipedrive answers 403, i.e. PERMISSION_DENIED.
+  virtual absl::StatusOr<std::vector<FieldOption>> GetDealFieldOptions(
+      const Credentials& creds, const std::string& field_code) = 0;
 };
 
 }  // namespace wave::pipedrive

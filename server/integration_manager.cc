@@ -1,10 +1,11 @@
 #include "server/integration_manager.h"
 
-#include <utility>
-
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
+
+#include <utility>
 
 namespace wave::pipedrive {
 namespace {
@@ -40,12 +41,49 @@ absl::Status ConnectError(const absl::Status& s, const std::string& step) {
   }
   if (absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||
       absl::IsResourceExhausted(s)) {
-    return absl::UnavailableError(absl::StrCat(
-        "could not reach Pipedrive during ", step,
-        "; nothing was changed, try again (", s.message(), ")"));
+    return absl::UnavailableError(
+        absl::StrCat("could not reach Pipedrive during ", step,
+                     "; nothing was changed, try again (", s.message(), ")"));
   }
-  return absl::Status(s.code(), absl::StrCat("Pipedrive ", step,
-                                             " failed: ", s.message()));
+  return absl::Status(
+      s.code(), absl::StrCat("Pipedrive ", step, " failed: ", s.message()));
+}
+
+// The deal field whose options a lead's `channel` names ("Source channel"),
+// and the label of the option an admin creates for us.
+constexpr char kChannelFieldCode[] = "channel";
+constexpr char kWaveChannelLabel[] = "Wave Connect";
+
+// The company's "Wave Connect" Source channel option, if an admin created
+// one. Listing the options needs a deal scope the app may not hold, so any
+// failure only leaves leads without a channel. No other label is taken:
+// marking our leads as, say, "Marketplace" would misreport where they came
+// from.
+std::optional<int64_t> FindWaveChannelOption(PipedriveClient& pipedrive,
+                                             const Credentials& creds,
+                                             const std::string& account_id) {
+  auto options = pipedrive.GetDealFieldOptions(creds, kChannelFieldCode);
+  if (!options.ok()) {
+    spdlog::info(
+        "account {}: leads get no source channel: the channel options could "
+        "not be listed ({}: {})",
+        account_id, absl::StatusCodeToString(options.status().code()),
+        std::string(options.status().message()));
+    return std::nullopt;
+  }
+
+  for (const FieldOption& option : *options) {
+    if (option.id > 0 &&
+        absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(option.label),
+                               kWaveChannelLabel)) {
+      return option.id;
+    }
+  }
+  spdlog::info(
+      "account {}: leads get no source channel: the company has no \"{}\" "
+      "channel option",
+      account_id, kWaveChannelLabel);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -54,11 +92,11 @@ AuthorizationUrl IntegrationManager::BuildAuthorizationUrl(
     const std::string& account_id) const {
   OAuthStateSigner::Issued issued = signer_->Issue(account_id);
   AuthorizationUrl result;
-  result.url = absl::StrCat(
-      options_.oauth_base_url, "/oauth/authorize?client_id=",
-      UrlEncode(options_.client_id),
-      "&redirect_uri=", UrlEncode(options_.redirect_uri),
-      "&state=", UrlEncode(issued.state));
+  result.url =
+      absl::StrCat(options_.oauth_base_url,
+                   "/oauth/authorize?client_id=", UrlEncode(options_.client_id),
+                   "&redirect_uri=", UrlEncode(options_.redirect_uri),
+                   "&state=", UrlEncode(issued.state));
   result.state = issued.state;
   result.expires_at = issued.expires_at;
   return result;
@@ -79,6 +117,9 @@ absl::StatusOr<IntegrationView> IntegrationManager::Connect(
   if (!me.ok()) return ConnectError(me.status(), "user lookup");
   auto users = pipedrive_->ListUsers(creds);
   if (!users.ok()) return ConnectError(users.status(), "user list");
+  if (!channel_option_id.has_value()) {
+    channel_option_id = FindWaveChannelOption(*pipedrive_, creds, account_id);
+  }
 
   NewConnection connection;
   connection.account_id = account_id;
@@ -95,8 +136,7 @@ absl::StatusOr<IntegrationView> IntegrationManager::Connect(
   for (const User& user : *users) {
     if (!user.active || user.email.empty()) continue;
     connection.users.emplace_back(
-        absl::AsciiStrToLower(absl::StripAsciiWhitespace(user.email)),
-        user.id);
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(user.email)), user.id);
   }
   auto company_changed = store_->SaveConnection(connection);
   if (!company_changed.ok()) return company_changed.status();
@@ -115,7 +155,8 @@ absl::StatusOr<IntegrationView> IntegrationManager::Disconnect(
   if (!uninstalled_in_pipedrive && !record->refresh_token.empty()) {
     // Revoking the refresh token uninstalls the app for that user. If it
     // fails, the tokens are kept so that the caller can try again.
-    absl::Status revoked = pipedrive_->RevokeRefreshToken(record->refresh_token);
+    absl::Status revoked =
+        pipedrive_->RevokeRefreshToken(record->refresh_token);
     if (!revoked.ok()) return ConnectError(revoked, "token revocation");
   }
   auto disconnected = store_->MarkDisconnected(account_id);

@@ -1,14 +1,15 @@
 #ifndef WAVE_SERVER_INTEGRATION_MANAGER_H_
 #define WAVE_SERVER_INTEGRATION_MANAGER_H_
 
-#include <optional>
-#include <string>
-
-#include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "client/pipedrive_client.h"
 #include "server/oauth_state.h"
 #include "storage/integration_store.h"
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+#include <optional>
+#include <string>
 
 namespace wave::pipedrive {
 
@@ -48,6 +49,11 @@ class IntegrationManager {
 
   AuthorizationUrl BuildAuthorizationUrl(const std::string& account_id) const;
 
+  // Exchanges the code and stores the connection. Leads carry
+  // `channel_option_id` in `channel`; without one, the company's "Wave
+  // Connect" Source channel option is looked up, and when that fails (no
+  // such option, no deal scope, any Pipedrive error) leads carry no
+  // channel and the connect still succeeds.
   absl::StatusOr<IntegrationView> Connect(
       const std::string& account_id, const std::string& code,
       const std::string& state, bool auto_sync,

@@ -1,5 +1,6 @@
-// Pipedrive's REST API as the sync uses it: v1 users, v2 persons, v1 leads.
-// Token costs are the x-token-cost values of the OpenAPI documents.
+// Pipedrive's REST API as the sync uses it: v1 users, v2 persons, v1 leads
+// and the v2 `channel` deal field. Token costs are the x-token-cost values
+// of the OpenAPI documents.
 
 #include "client/sandbox/handlers.h"
 #include "client/sandbox/payloads.h"
@@ -37,6 +38,8 @@ struct Endpoint {
   int64_t token_cost = 0;
   bool is_search = false;
   EndpointHandler handler;
+  // Needs deals:read (or deals:full, deal-fields:full, admin).
+  bool needs_deal_scope = false;
 };
 
 // The bearer token of `Authorization: Bearer <token>`, if well formed.
@@ -79,6 +82,15 @@ Reply LeadNotFound() {
 }
 
 Reply Invalid(const std::string& message) { return ErrorReply(400, message); }
+
+// What Pipedrive answers a call outside the token's scopes; the body is the
+// one a public integration recorded, not a documented schema.
+Reply ScopeMismatch() {
+  return JsonReply(403, {{"success", false},
+                         {"error", "Scope and URL mismatch"},
+                         {"errorCode", 403},
+                         {"error_info", kErrorInfo}});
+}
 
 // Parses a JSON object body; both API versions take JSON only.
 bool ParseJsonBody(const HttpRequest& request, json* body, Reply* error) {
@@ -437,6 +449,70 @@ Reply ListLeads(SandboxState& state, const HttpRequest& request,
   return JsonReply(200, body);
 }
 
+// --- Deal fields (v2) -----------------------------------------------------
+
+// GET /api/v2/dealFields/{field_code}, for the one field the sandbox models:
+// the system "Source channel" field, whose options are the company's lead
+// channels.
+Reply GetDealField(SandboxState& state, const HttpRequest& request,
+                   const Caller& caller) {
+  static const auto* const kIncludeFields = new std::set<std::string>{
+      "ui_visibility",
+      "important_fields",
+      "required_fields",
+      "ui_visibility,important_fields",
+      "ui_visibility,required_fields",
+      "important_fields,required_fields",
+      "ui_visibility,important_fields,required_fields"};
+  std::string include;
+  if (const auto param = request.Param("include_fields"); param.has_value()) {
+    if (kIncludeFields->count(*param) == 0) {
+      return Invalid(
+          "Validation failed: include_fields: must be one of the documented "
+          "combinations of ui_visibility, important_fields and "
+          "required_fields");
+    }
+    include = *param;
+  }
+  if (PathSegments(request.path)[4] != "channel") return EntityNotFound();
+  const CompanyState* company = state.FindCompany(caller.company_id);
+  if (company == nullptr) return EntityNotFound();
+
+  json options = json::array();
+  for (const auto& [id, label] : company->channel_options) {
+    // The spec types option ids as strings for built-in fields.
+    options.push_back({{"id", absl::StrCat(id)},
+                       {"label", label},
+                       {"color", nullptr},
+                       {"update_time", nullptr},
+                       {"add_time", nullptr}});
+  }
+  json data = {{"field_name", "Source channel"},
+               {"field_code", "channel"},
+               {"field_type", "enum"},
+               {"options", std::move(options)},
+               {"subfields", nullptr},
+               {"is_custom_field", false},
+               {"is_optional_response_field", false}};
+  const std::vector<std::string> namespaces = absl::StrSplit(include, ',');
+  for (const std::string& name : namespaces) {
+    if (name == "ui_visibility") {
+      data[name] = {{"add_visible_flag", true},
+                    {"details_visible_flag", true},
+                    {"projects_detail_visible_flag", false},
+                    {"show_in_pipelines",
+                     {{"show_in_all", true}, {"pipeline_ids", json::array()}}}};
+    } else if (name == "important_fields") {
+      data[name] = {{"enabled", false}, {"stage_ids", json::array()}};
+    } else if (name == "required_fields") {
+      data[name] = {{"enabled", false},
+                    {"stage_ids", json::array()},
+                    {"statuses", json::object()}};
+    }
+  }
+  return JsonReply(200, SuccessEnvelope(std::move(data)));
+}
+
 // Finds the endpoint for the request; nullopt answers 404.
 std::optional<Endpoint> FindEndpoint(const HttpRequest& request) {
   const std::vector<std::string> parts = PathSegments(request.path);
@@ -473,6 +549,10 @@ std::optional<Endpoint> FindEndpoint(const HttpRequest& request) {
       if (method == "GET") return Endpoint{2, false, GetLead};
       if (method == "PATCH") return Endpoint{10, false, UpdateLead};
       if (method == "DELETE") return Endpoint{6, false, DeleteLead};
+    }
+  } else if (version == "v2" && resource == "dealFields") {
+    if (parts.size() == 5 && !parts[4].empty() && method == "GET") {
+      return Endpoint{1, false, GetDealField, /*needs_deal_scope=*/true};
     }
   }
   return std::nullopt;
@@ -568,6 +648,9 @@ Reply HandleApi(SandboxState& state, const HttpRequest& request) {
     reply = ErrorReply(429, kOverLimit);
   } else if (!endpoint.has_value()) {
     reply = ErrorReply(404, "Unknown method .");
+  } else if (endpoint->needs_deal_scope && !state.deal_scope) {
+    // Refused before the endpoint runs, so it costs no tokens.
+    reply = ScopeMismatch();
   } else {
     if (company != nullptr) company->tokens_spent += endpoint->token_cost;
     reply = endpoint->handler(state, request, caller);

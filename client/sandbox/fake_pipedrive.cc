@@ -261,6 +261,11 @@ void FakePipedrive::AddChannelOption(int64_t company_id, int64_t option_id,
   }
 }
 
+void FakePipedrive::SetDealScope(bool granted) {
+  std::lock_guard<std::mutex> lock(mu_);
+  state_->deal_scope = granted;
+}
+
 void FakePipedrive::SetApiDomain(int64_t company_id,
                                  const std::string& api_domain) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -41,6 +41,10 @@ struct SandboxOptions {
   int search_burst_limit = 10;
   // Tokens per company (30,000 x 10 seats); 429 for everything once spent.
   int64_t daily_token_budget = 30000 * 10;
+  // Whether the app holds a deal scope (deals:read), which GET
+  // /api/v2/dealFields/{field_code} needs; without it that endpoint answers
+  // 403 "Scope and URL mismatch".
+  bool deal_scope = true;
   // Server threads. Each open keep-alive connection holds one.
   int worker_threads = 16;
   // How long an idle keep-alive connection stays open (whole seconds, at
@@ -52,8 +56,9 @@ struct SandboxOptions {
 };
 
 // Provides a local Pipedrive over real HTTP: OAuth (authorize, token,
-// revoke), v1 users, v2 persons, v1 leads, rate limits, token budgets and
-// injected faults, plus a control API for scripts:
+// revoke), v1 users, v2 persons, v1 leads, the v2 `channel` deal field,
+// scopes, rate limits, token budgets and injected faults, plus a control
+// API for scripts:
 //   GET /_sandbox/state           companies with users, persons and leads
 //   POST /_sandbox/faults         body: a Fault as JSON (same field names)
 //   DELETE /_sandbox/faults       clears faults
@@ -94,6 +99,10 @@ class FakePipedrive {
   // A lead channel option (the "Source channel" field) of the company.
   void AddChannelOption(int64_t company_id, int64_t option_id,
                         const std::string& label);
+  // Grants or withdraws the deal scope (see SandboxOptions::deal_scope) for
+  // every token, issued or not; token responses from now on list it in
+  // `scope` or not.
+  void SetDealScope(bool granted);
   // The api_domain handed out in token responses issued from now on for
   // that company (default: base_url()).
   void SetApiDomain(int64_t company_id, const std::string& api_domain);

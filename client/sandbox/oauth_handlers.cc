@@ -17,6 +17,8 @@ namespace wave::pipedrive::sandbox::internal {
 namespace {
 
 constexpr char kScope[] = "base,contacts:full,leads:full,users:read";
+constexpr char kScopeWithDeals[] =
+    "base,contacts:full,leads:full,users:read,deals:read";
 constexpr char kInvalidClient[] =
     "Invalid client: cannot retrieve client credentials";
 constexpr char kWrongContentType[] =
@@ -79,7 +81,7 @@ Reply IssueAccessToken(SandboxState& state, const std::string& refresh_token,
                          {"token_type", "Bearer"},
                          {"expires_in", expires_in},
                          {"refresh_token", refresh_token},
-                         {"scope", kScope},
+                         {"scope", state.deal_scope ? kScopeWithDeals : kScope},
                          {"api_domain", state.ApiDomainFor(grant.company_id)}});
 }
 

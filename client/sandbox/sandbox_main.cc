@@ -19,6 +19,9 @@ ABSL_FLAG(std::string, client_id, "wave-sandbox-client",
 ABSL_FLAG(std::string, client_secret, "wave-sandbox-secret",
           "The OAuth client secret the sandbox accepts.");
 ABSL_FLAG(int, burst_limit, 80, "Requests per rolling 2 s per access token.");
+ABSL_FLAG(bool, deal_scope, true,
+          "Whether the app holds deals:read; without it GET "
+          "/api/v2/dealFields/channel answers 403.");
 
 namespace {
 
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
   options.client_id = absl::GetFlag(FLAGS_client_id);
   options.client_secret = absl::GetFlag(FLAGS_client_secret);
   options.burst_limit = absl::GetFlag(FLAGS_burst_limit);
+  options.deal_scope = absl::GetFlag(FLAGS_deal_scope);
   FakePipedrive sandbox(options);
   Seed(sandbox);
   const absl::Status started = sandbox.Start();

@@ -78,7 +78,8 @@ inline constexpr absl::Duration kRateWindow = absl::Seconds(2);
 inline constexpr absl::Duration kAuthCodeLifetime = absl::Minutes(5);
 
 struct SandboxState {
-  explicit SandboxState(SandboxOptions opts) : options(std::move(opts)) {}
+  explicit SandboxState(SandboxOptions opts)
+      : options(std::move(opts)), deal_scope(options.deal_scope) {}
 
   absl::Time Now() const {
     return options.clock ? options.clock() : absl::Now();
@@ -99,6 +100,8 @@ struct SandboxState {
 
   const SandboxOptions options;
   std::string base_url;
+  // Starts as options.deal_scope; FakePipedrive::SetDealScope changes it.
+  bool deal_scope;
 
   std::map<int64_t, CompanyState> companies;
   std::map<int64_t, UserState> users;

@@ -132,6 +132,42 @@ constexpr char kLeadResponse[] = R"({
   }
 })";
 
+// The example of v2 GET /dealFields/{field_code} (a field without options).
+constexpr char kDealFieldResponse[] = R"({
+  "success": true,
+  "data": {
+    "field_name": "Deal Title", "field_code": "title",
+    "description": "The title or name of the deal", "field_type": "varchar",
+    "options": null, "subfields": null, "is_custom_field": false,
+    "is_optional_response_field": false,
+    "ui_visibility": {"add_visible_flag": true, "details_visible_flag": true,
+                      "projects_detail_visible_flag": true,
+                      "show_in_pipelines": {"show_in_all": true,
+                                            "pipeline_ids": []}},
+    "important_fields": {"enabled": false, "stage_ids": []},
+    "required_fields": {"enabled": false, "stage_ids": [], "statuses": {}}
+  }
+})";
+
+// The same schema for the built-in `channel` field, whose option ids the
+// spec types as strings.
+constexpr char kChannelFieldResponse[] = R"({
+  "success": true,
+  "data": {
+    "field_name": "Source channel", "field_code": "channel",
+    "field_type": "enum",
+    "options": [
+      {"id": "71", "label": "Marketplace", "color": null,
+       "update_time": null, "add_time": null},
+      {"id": "73", "label": " Wave Connect ", "color": "#ffcc00",
+       "update_time": "2026-01-05T10:00:00Z",
+       "add_time": "2026-01-05T10:00:00Z"}
+    ],
+    "subfields": null, "is_custom_field": false,
+    "is_optional_response_field": false
+  }
+})";
+
 HttpResponse Response(int status, std::string body) {
   HttpResponse response;
   response.status = status;
@@ -616,6 +652,113 @@ TEST_F(CurlPipedriveClientTest, CreateLeadWithoutPersonSendsNothing) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        Eq("pipedrive: a new lead needs a title and a "
                           "person_id")));
+}
+
+// Deal fields.
+
+TEST_F(CurlPipedriveClientTest, GetDealFieldOptionsSendsTheDocumentedRequest) {
+  ExpectSend(Response(200, kChannelFieldResponse));
+
+  absl::StatusOr<std::vector<FieldOption>> options =
+      client_.GetDealFieldOptions(Creds(), "channel");
+
+  ASSERT_OK(options);
+  EXPECT_EQ(sent_.method, "GET");
+  EXPECT_EQ(sent_.url, "https://acme.pipedrive.com/api/v2/dealFields/channel");
+  EXPECT_EQ(sent_.headers, ApiHeaders());
+  EXPECT_EQ(sent_.body, "");
+  ASSERT_EQ(options->size(), 2U);
+  EXPECT_EQ((*options)[0].id, 71);
+  EXPECT_EQ((*options)[0].label, "Marketplace");
+  EXPECT_EQ((*options)[1].id, 73);
+  EXPECT_EQ((*options)[1].label, " Wave Connect ");
+}
+
+TEST_F(CurlPipedriveClientTest, GetDealFieldOptionsParsesTheSpecExample) {
+  ExpectSend(Response(200, kDealFieldResponse));
+
+  absl::StatusOr<std::vector<FieldOption>> options =
+      client_.GetDealFieldOptions(Creds(), "title");
+
+  ASSERT_OK(options);
+  EXPECT_EQ(sent_.url, "https://acme.pipedrive.com/api/v2/dealFields/title");
+  EXPECT_TRUE(options->empty());
+}
+
+TEST_F(CurlPipedriveClientTest, GetDealFieldOptionsReadsIntegerIds) {
+  ExpectSend(Response(200, R"({"success": true, "data": {
+    "field_name": "Region", "field_code": "9f3a", "field_type": "set",
+    "is_custom_field": true, "is_optional_response_field": false,
+    "options": [{"id": 5, "label": "North"}, {"id": 6}]}})"));
+
+  absl::StatusOr<std::vector<FieldOption>> options =
+      client_.GetDealFieldOptions(Creds(), "9f3a");
+
+  ASSERT_OK(options);
+  ASSERT_EQ(options->size(), 2U);
+  EXPECT_EQ((*options)[0].id, 5);
+  EXPECT_EQ((*options)[0].label, "North");
+  EXPECT_EQ((*options)[1].id, 6);
+  EXPECT_EQ((*options)[1].label, "");
+}
+
+TEST_F(CurlPipedriveClientTest, DealFieldCodeIsEscapedInThePath) {
+  ExpectSend(Response(200, kDealFieldResponse));
+
+  ASSERT_OK(client_.GetDealFieldOptions(Creds(), "../users/me?x=1 #"));
+
+  EXPECT_EQ(sent_.url,
+            "https://acme.pipedrive.com/api/v2/dealFields/"
+            "..%2Fusers%2Fme%3Fx%3D1%20%23");
+}
+
+TEST_F(CurlPipedriveClientTest, MalformedDealFieldResponsesAreInternal) {
+  const std::vector<std::string> bodies = {
+      "<html><body>maintenance</body></html>",
+      R"({"success": true, "data": {"options": [{"id": 1, "la)",
+      R"({"success": false, "data": {"options": null}})",
+      R"({"success": true})",
+      R"({"success": true, "data": null})",
+      R"({"success": true, "data": [{"id": 1, "label": "A"}]})",
+      R"({"success": true, "data": {"options": {"id": 1}}})",
+      R"({"success": true, "data": {"options": [7]}})",
+      R"({"success": true, "data": {"options": [{"label": "A"}]}})",
+      R"({"success": true, "data": {"options": [{"id": null}]}})",
+      R"({"success": true, "data": {"options": [{"id": 1.5}]}})",
+      R"({"success": true, "data": {"options": [{"id": "web"}]}})",
+      R"({"success": true, "data": {"options": [{"id": " 73"}]}})",
+      R"({"success": true, "data": {"options": [{"id": ""}]}})",
+      R"({"success": true,
+          "data": {"options": [{"id": "99999999999999999999"}]}})",
+      R"({"success": true, "data": {"options": [{"id": 1, "label": 2}]}})",
+      "",
+  };
+  for (const std::string& body : bodies) {
+    SCOPED_TRACE(body);
+    ExpectSend(Response(200, body));
+
+    EXPECT_THAT(client_.GetDealFieldOptions(Creds(), "channel"),
+                StatusIs(absl::StatusCode::kInternal,
+                         Eq("pipedrive: malformed response to GET "
+                            "/api/v2/dealFields/{field_code}")));
+  }
+}
+
+TEST_F(CurlPipedriveClientTest, DealFieldsWithoutDealScopeArePermissionDenied) {
+  ExpectSend(Response(403, R"({"success": false,
+      "error": "Scope and URL mismatch", "errorCode": 403,
+      "error_info": "Please check developers.pipedrive.com"})"));
+
+  EXPECT_THAT(client_.GetDealFieldOptions(Creds(), "channel"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("pipedrive: HTTP 403: Scope and URL mismatch "
+                          "(Please check developers.pipedrive.com)")));
+}
+
+TEST_F(CurlPipedriveClientTest, EmptyDealFieldCodeSendsNothing) {
+  EXPECT_THAT(client_.GetDealFieldOptions(Creds(), ""),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       Eq("pipedrive: deal field code must not be empty")));
 }
 
 // Failures common to every API call.

@@ -1,19 +1,20 @@
 #ifndef WAVE_TESTS_E2E_E2E_FIXTURE_H_
 #define WAVE_TESTS_E2E_E2E_FIXTURE_H_
 
-#include <cstdlib>
-#include <memory>
-#include <string>
-
-#include "absl/random/random.h"
-#include "absl/strings/str_cat.h"
 #include "client/sandbox/fake_pipedrive.h"
-#include "grpcpp/grpcpp.h"
-#include "gtest/gtest.h"
-#include "pqxx/pqxx"
 #include "server/application.h"
 #include "storage/token_cipher.h"
 #include "wave/integrations/pipedrive/v1/pipedrive_sync.grpc.pb.h"
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "pqxx/pqxx"
+
+#include <cstdlib>
+#include <memory>
+#include <string>
 
 namespace wave::pipedrive::testing {
 
@@ -68,7 +69,8 @@ class EndToEndTest : public ::testing::Test {
     config.pipedrive_redirect_uri = kRedirectUri;
     config.pipedrive_oauth_url = sandbox_->base_url();
     config.token_encryption_keys = key_line_;
-    config.state_signing_key = "c3RhdGUtc2lnbmluZy1rZXktZm9yLXRlc3RzLTAxMjM0NTY3";
+    config.state_signing_key =
+        "c3RhdGUtc2lnbmluZy1rZXktZm9yLXRlc3RzLTAxMjM0NTY3";
     config.caller_tokens = caller_tokens_;
     config.worker_poll_ms = 50;
     return config;
@@ -108,8 +110,8 @@ class EndToEndTest : public ::testing::Test {
     grpc::ClientContext context;
     v1::ConnectIntegrationRequest request;
     request.set_account_id(account);
-    request.set_code(sandbox_->IssueAuthorizationCode(company, user,
-                                                      kRedirectUri));
+    request.set_code(
+        sandbox_->IssueAuthorizationCode(company, user, kRedirectUri));
     request.set_state(url.state());
     request.set_auto_sync(auto_sync);
     return stub_->ConnectIntegration(&context, request, out);
@@ -163,8 +165,7 @@ class EndToEndTest : public ::testing::Test {
     return stub_->DeleteContact(&context, request, out);
   }
 
-  grpc::Status GetContact(const std::string& contact_id,
-                          v1::ContactSync* out) {
+  grpc::Status GetContact(const std::string& contact_id, v1::ContactSync* out) {
     grpc::ClientContext context;
     v1::GetContactSyncRequest request;
     request.set_account_id(account_);

@@ -1,12 +1,17 @@
 // The integration's life beyond the happy path: Pipedrive refusing data,
-// reconnecting to the same or another company, and a refresh token that
-// Pipedrive no longer accepts.
+// reconnecting to the same or another company, a refresh token that
+// Pipedrive no longer accepts, and the lead channel found (or not) at
+// connect time.
 
 #include "client/curl_http_transport.h"
 #include "client/curl_pipedrive_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_fixture.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
 
 namespace wave::pipedrive::testing {
 namespace {
@@ -126,6 +131,57 @@ TEST_F(LifecycleTest, RejectedRefreshTokenKeepsWorkUntilReconnect) {
   EXPECT_EQ(reconnected.state(), v1::Integration::CONNECTED);
   ASSERT_TRUE(Eventually([&] { return LiveLeads(company_).size() == 2; }));
   EXPECT_THAT(LivePersons(company_), SizeIs(2));
+}
+
+TEST_F(LifecycleTest, ConnectFindsTheWaveConnectChannelForLeads) {
+  sandbox_->AddChannelOption(company_, 71, "Marketplace");
+  sandbox_->AddChannelOption(company_, 73, "Wave Connect");
+  ConnectAccount();
+
+  v1::SyncContactResponse response;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &response).ok());
+
+  EXPECT_EQ(response.outcome(), v1::SyncContactResponse::APPLIED);
+  const auto leads = LiveLeads(company_);
+  ASSERT_THAT(leads, SizeIs(1));
+  EXPECT_EQ(leads[0].channel, std::optional<int64_t>(73));
+  EXPECT_EQ(leads[0].channel_id, std::optional<std::string>("Wave Connect"));
+}
+
+TEST_F(LifecycleTest, ConnectWithoutDealScopeLeavesLeadsWithoutChannel) {
+  sandbox_->AddChannelOption(company_, 73, "Wave Connect");
+  sandbox_->SetDealScope(false);
+
+  v1::Integration integration;
+  grpc::Status s = Connect(account_, company_, admin_, &integration);
+
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(integration.state(), v1::Integration::CONNECTED);
+  int refused = 0;
+  for (const auto& r : sandbox_->Requests()) {
+    if (r.path == "/api/v2/dealFields/channel" && r.status == 403) ++refused;
+  }
+  EXPECT_EQ(refused, 1);
+  v1::SyncContactResponse response;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &response).ok());
+  EXPECT_EQ(response.outcome(), v1::SyncContactResponse::APPLIED);
+  const auto leads = LiveLeads(company_);
+  ASSERT_THAT(leads, SizeIs(1));
+  EXPECT_EQ(leads[0].channel, std::nullopt);
+  EXPECT_EQ(leads[0].channel_id, std::optional<std::string>("Wave Connect"));
+}
+
+TEST_F(LifecycleTest, ConnectTakesNoOtherChannelThanWaveConnect) {
+  sandbox_->AddChannelOption(company_, 71, "Marketplace");
+  ConnectAccount();
+
+  v1::SyncContactResponse response;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &response).ok());
+
+  EXPECT_EQ(response.outcome(), v1::SyncContactResponse::APPLIED);
+  const auto leads = LiveLeads(company_);
+  ASSERT_THAT(leads, SizeIs(1));
+  EXPECT_EQ(leads[0].channel, std::nullopt);
 }
 
 }  // namespace

@@ -602,6 +602,109 @@ TEST(FakePipedriveLeads, DeleteAnswersTheIdThenNotFound) {
   EXPECT_EQ(acme.Call("GET", LeadPath(lead)).status, 404);
 }
 
+// --- Deal fields -------------------------------------------------------------
+
+TEST(FakePipedriveDealFields, ChannelFieldListsTheCompanyOptions) {
+  TestEnv env;
+  Acme acme(env);
+
+  const HttpAnswer answer = acme.Call("GET", "/api/v2/dealFields/channel");
+
+  ASSERT_EQ(answer.status, 200) << answer.raw_body;
+  EXPECT_EQ(answer.body, json::parse(R"({
+    "success": true,
+    "data": {
+      "field_name": "Source channel", "field_code": "channel",
+      "field_type": "enum",
+      "options": [
+        {"id": "71", "label": "Marketplace", "color": null,
+         "update_time": null, "add_time": null},
+        {"id": "73", "label": "Wave Connect", "color": null,
+         "update_time": null, "add_time": null}
+      ],
+      "subfields": null, "is_custom_field": false,
+      "is_optional_response_field": false
+    }
+  })"));
+  EXPECT_EQ(answer.Header("x-ratelimit-remaining"), "79");
+  EXPECT_EQ(env.fake().TokensSpent(env.acme), 1);
+}
+
+TEST(FakePipedriveDealFields, CompanyWithoutOptionsHasAnEmptyList) {
+  TestEnv env;
+  const TokenPair gina = env.Connect(env.globex, env.gina);
+
+  const HttpAnswer answer =
+      env.Api("GET", "/api/v2/dealFields/channel", gina.access_token);
+
+  ASSERT_EQ(answer.status, 200) << answer.raw_body;
+  EXPECT_EQ(answer.body["data"]["options"], json::array());
+}
+
+TEST(FakePipedriveDealFields, WithoutDealScopeIsScopeMismatch) {
+  SandboxOptions options;
+  options.deal_scope = false;
+  TestEnv env(options);
+  Acme acme(env);
+
+  const HttpAnswer refused = acme.Call("GET", "/api/v2/dealFields/channel");
+  const int64_t spent = env.fake().TokensSpent(env.acme);
+  env.fake().SetDealScope(true);
+  const HttpAnswer granted = acme.Call("GET", "/api/v2/dealFields/channel");
+
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.body, json::parse(R"({
+    "success": false, "error": "Scope and URL mismatch", "errorCode": 403,
+    "error_info": "Please check developers.pipedrive.com"
+  })"));
+  EXPECT_EQ(refused.Header("x-ratelimit-remaining"), "79");
+  EXPECT_EQ(spent, 0);
+  EXPECT_EQ(granted.status, 200);
+}
+
+TEST(FakePipedriveDealFields, WithdrawnScopeAppliesToIssuedTokens) {
+  TestEnv env;
+  Acme acme(env);
+  env.fake().SetDealScope(false);
+
+  const HttpAnswer refused = acme.Call("GET", "/api/v2/dealFields/channel");
+  const int other_api = acme.Call("GET", "/api/v1/users/me").status;
+
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.Error(), "Scope and URL mismatch");
+  EXPECT_EQ(other_api, 200);
+}
+
+TEST(FakePipedriveDealFields, OtherFieldsAreNotModelled) {
+  TestEnv env;
+  Acme acme(env);
+
+  const HttpAnswer answer = acme.Call("GET", "/api/v2/dealFields/title");
+
+  EXPECT_EQ(answer.status, 404);
+  EXPECT_EQ(answer.Error(), "Entity was not found");
+}
+
+TEST(FakePipedriveDealFields, IncludeFieldsAddsTheRequestedNamespaces) {
+  TestEnv env;
+  Acme acme(env);
+
+  const HttpAnswer answer =
+      acme.Call("GET",
+                "/api/v2/dealFields/channel?include_fields=ui_visibility%2C"
+                "required_fields");
+  const HttpAnswer unknown =
+      acme.Call("GET", "/api/v2/dealFields/channel?include_fields=options");
+
+  ASSERT_EQ(answer.status, 200) << answer.raw_body;
+  const json& data = answer.body["data"];
+  EXPECT_EQ(data["ui_visibility"]["show_in_pipelines"]["show_in_all"], true);
+  EXPECT_EQ(data["required_fields"]["statuses"], json::object());
+  EXPECT_FALSE(data.contains("important_fields"));
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_THAT(unknown.Error(), HasSubstr("include_fields"));
+}
+
 // --- Rate limits and budget -----------------------------------------------
 
 TEST(FakePipedriveRateLimit, EveryApiAnswerCarriesHeaders) {

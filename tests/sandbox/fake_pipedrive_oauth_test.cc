@@ -76,7 +76,8 @@ TEST(FakePipedriveOAuth, ExchangesCodeForTokens) {
   ASSERT_EQ(answer.status, 200) << answer.raw_body;
   EXPECT_EQ(answer.body["token_type"], "Bearer");
   EXPECT_EQ(answer.body["expires_in"], 3599);
-  EXPECT_EQ(answer.body["scope"], "base,contacts:full,leads:full,users:read");
+  EXPECT_EQ(answer.body["scope"],
+            "base,contacts:full,leads:full,users:read,deals:read");
   EXPECT_EQ(answer.body["api_domain"], env.fake().base_url());
   ASSERT_TRUE(answer.body["access_token"].is_string());
   ASSERT_TRUE(answer.body["refresh_token"].is_string());
@@ -85,6 +86,26 @@ TEST(FakePipedriveOAuth, ExchangesCodeForTokens) {
       env.Api("GET", "/api/v1/users/me", answer.body["access_token"]);
   EXPECT_EQ(me.status, 200);
   EXPECT_EQ(me.body["data"]["id"], env.alice);
+}
+
+TEST(FakePipedriveOAuth, ScopeListsNoDealScopeWhenNotGranted) {
+  SandboxOptions options;
+  options.deal_scope = false;
+  TestEnv env(options);
+  const std::string first =
+      env.fake().IssueAuthorizationCode(env.acme, env.alice, kRedirectUri);
+  const std::string second =
+      env.fake().IssueAuthorizationCode(env.acme, env.bob, kRedirectUri);
+
+  const HttpAnswer without = env.TokenRequest(CodeForm(first));
+  env.fake().SetDealScope(true);
+  const HttpAnswer with = env.TokenRequest(CodeForm(second));
+
+  ASSERT_EQ(without.status, 200) << without.raw_body;
+  EXPECT_EQ(without.body["scope"], "base,contacts:full,leads:full,users:read");
+  ASSERT_EQ(with.status, 200) << with.raw_body;
+  EXPECT_EQ(with.body["scope"],
+            "base,contacts:full,leads:full,users:read,deals:read");
 }
 
 TEST(FakePipedriveOAuth, ReusedCodeIsInvalidGrant) {
