@@ -1,5 +1,7 @@
 #include "server/delivery_worker.h"
 
+#include "server/logging.h"
+
 #include "spdlog/spdlog.h"
 
 namespace wave::pipedrive {
@@ -26,8 +28,14 @@ int DeliveryWorker::RunOnce() {
     auto report = engine_->Deliver(account_id, contact_id,
                                    /*skip_locked=*/true);
     if (!report.ok()) {
-      spdlog::warn("account {} contact {}: delivery failed: {}", account_id,
-                   contact_id, std::string(report.status().message()));
+      static LogLimiter* const kLimiter = new LogLimiter(30);
+      if (int64_t held_back = 0; kLimiter->Allow(&held_back)) {
+        spdlog::warn(
+            "account {} contact {}: delivery failed: {} ({} similar "
+            "messages held back)",
+            account_id, contact_id, std::string(report.status().message()),
+            held_back);
+      }
       continue;
     }
     if (report->attempted) ++attempted;

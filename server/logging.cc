@@ -30,4 +30,21 @@ absl::Status InitLogging(const std::string& level) {
   return absl::OkStatus();
 }
 
+bool LogLimiter::Allow(int64_t* suppressed) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  if (now - window_start_ >= absl::Minutes(1)) {
+    window_start_ = now;
+    in_window_ = 0;
+  }
+  if (in_window_ >= per_minute_) {
+    ++dropped_;
+    return false;
+  }
+  ++in_window_;
+  *suppressed = dropped_;
+  dropped_ = 0;
+  return true;
+}
+
 }  // namespace wave::pipedrive

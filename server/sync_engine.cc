@@ -2,6 +2,7 @@
 
 #include "client/http_status.h"
 #include "server/contact_mapper.h"
+#include "server/logging.h"
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
@@ -55,9 +56,8 @@ bool IsPermanent(const absl::Status& s) { return absl::IsInvalidArgument(s); }
 // What went wrong, without Pipedrive's message text.
 std::string ErrorSummary(const std::string& contact_id,
                          const absl::Status& error) {
-  std::string summary =
-      absl::StrCat("contact ", contact_id, ": ",
-                   absl::StatusCodeToString(error.code()));
+  std::string summary = absl::StrCat("contact ", contact_id, ": ",
+                                     absl::StatusCodeToString(error.code()));
   if (auto details = GetHttpErrorDetails(error); details.has_value()) {
     absl::StrAppend(&summary, " (Pipedrive HTTP ", details->http_status, ")");
   }
@@ -286,8 +286,13 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
     // Pipedrive's own message may quote the contact's data: it stays with
     // the contact (GetContactSync); logs and the account get a summary.
     const std::string summary = ErrorSummary(contact_id, applied);
-    spdlog::warn("account {}: version {} not delivered: {}", account_id,
-                 change.version, summary);
+    static LogLimiter* const kLimiter = new LogLimiter(60);
+    if (int64_t held_back = 0; kLimiter->Allow(&held_back)) {
+      spdlog::warn(
+          "account {}: version {} not delivered: {} ({} similar "
+          "messages held back)",
+          account_id, change.version, summary, held_back);
+    }
     (void)integrations_->RecordError(account_id, summary);
   }
   return report;
