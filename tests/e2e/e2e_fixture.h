@@ -25,6 +25,18 @@ inline constexpr char kClientSecret[] = "test-secret-0123456789";
 inline constexpr char kRedirectUri[] =
     "https://app.wave.example/integrations/pipedrive/callback";
 
+// Polls `done` until it holds or `limit` passes; background delivery takes
+// a few worker polls.
+template <typename F>
+bool Eventually(F done, absl::Duration limit = absl::Seconds(20)) {
+  const absl::Time end = absl::Now() + limit;
+  while (absl::Now() < end) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return done();
+}
+
 // The database the test runner (tests/with_postgres.sh) created.
 inline std::string TestDatabaseUrl() {
   const char* url = std::getenv("WAVE_TEST_DATABASE_URL");

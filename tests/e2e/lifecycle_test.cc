@@ -5,9 +5,10 @@
 
 #include "client/curl_http_transport.h"
 #include "client/curl_pipedrive_client.h"
+#include "tests/e2e/e2e_fixture.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/e2e_fixture.h"
 
 #include <cstdint>
 #include <optional>
@@ -18,16 +19,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-
-template <typename F>
-bool Eventually(F done, absl::Duration limit = absl::Seconds(20)) {
-  const absl::Time end = absl::Now() + limit;
-  while (absl::Now() < end) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return done();
-}
 
 class LifecycleTest : public EndToEndTest {};
 
@@ -107,8 +98,7 @@ TEST_F(LifecycleTest, RejectedRefreshTokenKeepsWorkUntilReconnect) {
   options.oauth_base_url = sandbox_->base_url();
   options.client_id = kClientId;
   options.client_secret = kClientSecret;
-  CurlPipedriveClient pipedrive(std::make_shared<CurlHttpTransport>(),
-                                options);
+  CurlPipedriveClient pipedrive(std::make_shared<CurlHttpTransport>(), options);
   ASSERT_TRUE(pipedrive.RevokeRefreshToken(StoredRefreshToken()).ok());
   sandbox_->ExpireAccessTokens();
 

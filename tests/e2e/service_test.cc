@@ -25,16 +25,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-template <typename F>
-bool Eventually(F done, absl::Duration limit = absl::Seconds(20)) {
-  const absl::Time end = absl::Now() + limit;
-  while (absl::Now() < end) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return done();
-}
-
 // A loopback port nobody listens on right now.
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -17,17 +17,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-// Waits for `done`, polling; background delivery takes a few polls.
-template <typename F>
-bool Eventually(F done, absl::Duration limit = absl::Seconds(20)) {
-  const absl::Time end = absl::Now() + limit;
-  while (absl::Now() < end) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return done();
-}
-
 class SyncFlowTest : public EndToEndTest {};
 
 TEST_F(SyncFlowTest, ConnectStoresCompanyAndActiveUsers) {
