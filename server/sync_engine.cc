@@ -106,21 +106,15 @@ absl::StatusOr<ChangeOutcome> SyncEngine::SyncContact(
       account_id, contact.contact_id(), contact.version(), *payload,
       /*from_import=*/false, "", options_.inline_grace);
   if (!accepted.ok()) return accepted.status();
-  if (*accepted != AcceptOutcome::kQueued) {
-    auto view = GetContact(account_id, contact.contact_id());
-    if (!view.ok()) return view.status();
-    ChangeOutcome outcome;
-    outcome.view = *std::move(view);
-    if (*accepted == AcceptOutcome::kStale) {
-      outcome.kind = ChangeOutcome::Kind::kStale;
-      outcome.reason =
-          "a newer version or a deletion of this contact was "
-          "already received";
-    } else {
-      outcome.kind = ChangeOutcome::Kind::kUnchanged;
-      outcome.reason = "this version is already in Pipedrive";
-    }
-    return outcome;
+  if (*accepted == AcceptOutcome::kStale) {
+    return Unsent(account_id, contact.contact_id(), ChangeOutcome::Kind::kStale,
+                  "a newer version or a deletion of this contact was "
+                  "already received");
+  }
+  if (*accepted == AcceptOutcome::kAlreadySynced) {
+    return Unsent(account_id, contact.contact_id(),
+                  ChangeOutcome::Kind::kUnchanged,
+                  "this version is already in Pipedrive");
   }
   return DeliverAndReport(account_id, contact.contact_id(), contact.version(),
                           /*is_delete=*/false);
@@ -135,25 +129,30 @@ absl::StatusOr<ChangeOutcome> SyncEngine::DeleteContact(
   auto accepted = contacts_->AcceptDelete(account_id, contact_id, version,
                                           options_.inline_grace);
   if (!accepted.ok()) return accepted.status();
-  if (*accepted != AcceptOutcome::kQueued) {
-    auto view = GetContact(account_id, contact_id);
-    if (!view.ok()) return view.status();
-    ChangeOutcome outcome;
-    outcome.view = *std::move(view);
-    if (*accepted == AcceptOutcome::kStale) {
-      outcome.kind = ChangeOutcome::Kind::kStale;
-      outcome.reason =
-          "a newer version of this contact was already "
-          "received; its records stay";
-    } else {
-      outcome.kind = ChangeOutcome::Kind::kAlreadyDeleted;
-      outcome.reason =
-          "a deletion at this or a newer version was already "
-          "received";
-    }
-    return outcome;
+  if (*accepted == AcceptOutcome::kStale) {
+    return Unsent(account_id, contact_id, ChangeOutcome::Kind::kStale,
+                  "a newer version of this contact was already received; "
+                  "its records stay");
+  }
+  if (*accepted == AcceptOutcome::kAlreadySynced) {
+    return Unsent(account_id, contact_id, ChangeOutcome::Kind::kAlreadyDeleted,
+                  "a deletion at this or a newer version was already "
+                  "received");
   }
   return DeliverAndReport(account_id, contact_id, version, /*is_delete=*/true);
+}
+
+absl::StatusOr<ChangeOutcome> SyncEngine::Unsent(const std::string& account_id,
+                                                 const std::string& contact_id,
+                                                 ChangeOutcome::Kind kind,
+                                                 const std::string& reason) {
+  auto view = GetContact(account_id, contact_id);
+  if (!view.ok()) return view.status();
+  ChangeOutcome outcome;
+  outcome.kind = kind;
+  outcome.reason = reason;
+  outcome.view = *std::move(view);
+  return outcome;
 }
 
 absl::StatusOr<AcceptOutcome> SyncEngine::AcceptImported(

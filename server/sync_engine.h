@@ -107,6 +107,11 @@ class SyncEngine {
   // take changes.
   absl::StatusOr<IntegrationRecord> AcceptingIntegration(
       const std::string& account_id);
+  // The answer for a change that needs no delivery.
+  absl::StatusOr<ChangeOutcome> Unsent(const std::string& account_id,
+                                       const std::string& contact_id,
+                                       ChangeOutcome::Kind kind,
+                                       const std::string& reason);
   absl::StatusOr<ChangeOutcome> DeliverAndReport(const std::string& account_id,
                                                  const std::string& contact_id,
                                                  int64_t version,
