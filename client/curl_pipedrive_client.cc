@@ -274,6 +274,37 @@ std::optional<std::vector<FieldOption>> ParseFieldOptions(const Json& data) {
   return options;
 }
 
+// `data` of GET /api/v2/persons/search: {"items": [{"item": {...}}]}.
+std::optional<std::vector<PersonMatch>> ParsePersonMatches(const Json& data) {
+  if (!data.is_object()) return std::nullopt;
+  auto items = data.find("items");
+  if (items == data.end() || items->is_null()) {
+    return std::vector<PersonMatch>();
+  }
+  if (!items->is_array()) return std::nullopt;
+  std::vector<PersonMatch> matches;
+  for (const Json& entry : *items) {
+    if (!entry.is_object()) return std::nullopt;
+    auto item = entry.find("item");
+    if (item == entry.end() || !item->is_object()) return std::nullopt;
+    PersonMatch match;
+    if (!ReadRequiredInt(*item, "id", &match.id)) return std::nullopt;
+    if (!ReadString(*item, "name", &match.name)) return std::nullopt;
+    for (const char* key : {"emails", "phones"}) {
+      auto values = item->find(key);
+      if (values == item->end() || values->is_null()) continue;
+      if (!values->is_array()) return std::nullopt;
+      auto& out = std::string(key) == "emails" ? match.emails : match.phones;
+      for (const Json& value : *values) {
+        if (!value.is_string()) return std::nullopt;
+        out.push_back(value.get<std::string>());
+      }
+    }
+    matches.push_back(std::move(match));
+  }
+  return matches;
+}
+
 Json ContactPointsJson(const std::vector<ContactPoint>& points) {
   Json array = Json::array();
   for (const ContactPoint& point : points) {
@@ -731,6 +762,70 @@ CurlPipedriveClient::GetDealFieldOptions(const Credentials& creds,
                      return Malformed(call.method, call.path_template);
                    }
                    return *std::move(options);
+                 });
+}
+
+absl::StatusOr<std::vector<PersonMatch>> CurlPipedriveClient::SearchPersons(
+    const Credentials& creds, const std::string& field,
+    const std::string& term) {
+  if (field != "email" && field != "phone") {
+    return absl::InvalidArgumentError(
+        "pipedrive: persons are searched by email or phone");
+  }
+  if (term.empty()) {
+    return absl::InvalidArgumentError("pipedrive: empty search term");
+  }
+
+  const ApiCall call{
+      "GET", "/api/v2/persons/search",
+      absl::StrCat("/api/v2/persons/search?term=", PercentEncode(term),
+                   "&fields=", field, "&exact_match=true&limit=100"),
+      ""};
+  absl::StatusOr<HttpResponse> response = CallApi(creds, call);
+  if (!response.ok()) return response.status();
+
+  return Guarded(call.path_template,
+                 [&]() -> absl::StatusOr<std::vector<PersonMatch>> {
+                   std::optional<Json> data = ParseEnvelope(response->body);
+                   if (!data.has_value()) {
+                     return Malformed(call.method, call.path_template);
+                   }
+                   auto matches = ParsePersonMatches(*data);
+                   if (!matches.has_value()) {
+                     return Malformed(call.method, call.path_template);
+                   }
+                   return *std::move(matches);
+                 });
+}
+
+absl::StatusOr<std::vector<Lead>> CurlPipedriveClient::ListLeadsOfPerson(
+    const Credentials& creds, int64_t person_id) {
+  if (person_id <= 0) {
+    return absl::InvalidArgumentError("pipedrive: invalid person id");
+  }
+
+  const ApiCall call{
+      "GET", "/api/v1/leads",
+      absl::StrCat("/api/v1/leads?person_id=", person_id, "&limit=500"), ""};
+  absl::StatusOr<HttpResponse> response = CallApi(creds, call);
+  if (!response.ok()) return response.status();
+
+  return Guarded(call.path_template,
+                 [&]() -> absl::StatusOr<std::vector<Lead>> {
+                   std::optional<Json> data = ParseEnvelope(response->body);
+                   if (!data.has_value())
+                     return Malformed(call.method, call.path_template);
+                   std::vector<Lead> leads;
+                   if (data->is_null()) return leads;
+                   if (!data->is_array())
+                     return Malformed(call.method, call.path_template);
+                   for (const Json& entry : *data) {
+                     std::optional<Lead> lead = ParseLead(entry);
+                     if (!lead.has_value())
+                       return Malformed(call.method, call.path_template);
+                     leads.push_back(*std::move(lead));
+                   }
+                   return leads;
                  });
 }
 

@@ -85,6 +85,11 @@ class CurlPipedriveClient : public PipedriveClient {
 
   absl::StatusOr<std::vector<FieldOption>> GetDealFieldOptions(
       const Credentials& creds, const std::string& field_code) override;
+  absl::StatusOr<std::vector<PersonMatch>> SearchPersons(
+      const Credentials& creds, const std::string& field,
+      const std::string& term) override;
+  absl::StatusOr<std::vector<Lead>> ListLeadsOfPerson(
+      const Credentials& creds, int64_t person_id) override;
 
  private:
   // A call to the REST API: where it goes and how it is logged.

@@ -1,14 +1,14 @@
 #ifndef WAVE_CLIENT_PIPEDRIVE_CLIENT_H_
 #define WAVE_CLIENT_PIPEDRIVE_CLIENT_H_
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "absl/status/status.h"
-#include "absl/status/statusor.h"
-#include "absl/time/time.h"
 
 namespace wave::pipedrive {
 
@@ -106,6 +106,14 @@ struct FieldOption {
   std::string label;
 };
 
+// A person found by a search; emails and phones are plain values there.
+struct PersonMatch {
+  int64_t id = 0;
+  std::string name;
+  std::vector<std::string> emails;
+  std::vector<std::string> phones;
+};
+
 // Provides Pipedrive's OAuth and the REST calls the sync needs.
 //
 // Every method returns a status mapped from the HTTP outcome in one place
@@ -127,8 +135,7 @@ class PipedriveClient {
   virtual absl::StatusOr<TokenSet> RefreshToken(
       const std::string& refresh_token) = 0;
   // Revokes a refresh token, which uninstalls the app for that user.
-  virtual absl::Status RevokeRefreshToken(
-      const std::string& refresh_token) = 0;
+  virtual absl::Status RevokeRefreshToken(const std::string& refresh_token) = 0;
 
   // Users (v1).
   virtual absl::StatusOr<CurrentUser> GetCurrentUser(
@@ -146,6 +153,14 @@ class PipedriveClient {
                                            int64_t id) = 0;
   virtual absl::Status DeletePerson(const Credentials& creds, int64_t id) = 0;
 
+  // Persons whose `field` ("email" or "phone") equals `term` exactly
+  // (Pipedrive compares case-insensitively), via the v2 search. Searches
+  // cost 20 tokens and have a burst limit of their own: use them to
+  // recover, not on every write.
+  virtual absl::StatusOr<std::vector<PersonMatch>> SearchPersons(
+      const Credentials& creds, const std::string& field,
+      const std::string& term) = 0;
+
   // Leads (v1).
   virtual absl::StatusOr<Lead> CreateLead(const Credentials& creds,
                                           const LeadWrite& lead) = 0;
@@ -156,6 +171,9 @@ class PipedriveClient {
                                        const std::string& id) = 0;
   virtual absl::Status DeleteLead(const Credentials& creds,
                                   const std::string& id) = 0;
+  // The person's leads that are neither archived nor deleted.
+  virtual absl::StatusOr<std::vector<Lead>> ListLeadsOfPerson(
+      const Credentials& creds, int64_t person_id) = 0;
 
   // Deal fields (v2).
   // The options of the deal field `field_code` (e.g. "channel"), in

@@ -61,7 +61,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
 // Declared in dependency order: destroyed in reverse.
 struct Application::Parts {
   std::unique_ptr<PgPool> pool;
-  std::unique_ptr<PgPool> token_pool;
+  std::unique_ptr<PgPool> side_pool;
   std::unique_ptr<TokenCipher> cipher;
   std::unique_ptr<OAuthStateSigner> signer;
   std::unique_ptr<CallerAuthenticator> auth;
@@ -87,9 +87,9 @@ absl::StatusOr<std::unique_ptr<Application>> Application::Start(
     const ServerConfig& config, Overrides overrides) {
   auto p = std::make_unique<Parts>();
   p->pool = std::make_unique<PgPool>(config.database_url, config.db_pool_size);
-  // Token refreshes get connections of their own, so that a delivery holding
-  // a connection can always refresh.
-  p->token_pool = std::make_unique<PgPool>(config.database_url, 2);
+  // Token refreshes and create intents get connections of their own, so
+  // that a delivery holding a connection never waits for a second one.
+  p->side_pool = std::make_unique<PgPool>(config.database_url, 4);
   if (absl::Status s = ApplyMigrations(*p->pool, BuiltInMigrations());
       !s.ok()) {
     return s;
@@ -121,8 +121,9 @@ absl::StatusOr<std::unique_ptr<Application>> Application::Start(
   p->integrations =
       std::make_unique<IntegrationStore>(p->pool.get(), p->cipher.get());
   p->token_integrations =
-      std::make_unique<IntegrationStore>(p->token_pool.get(), p->cipher.get());
-  p->contacts = std::make_unique<ContactStore>(p->pool.get());
+      std::make_unique<IntegrationStore>(p->side_pool.get(), p->cipher.get());
+  p->contacts =
+      std::make_unique<ContactStore>(p->pool.get(), p->side_pool.get());
   p->tokens = std::make_unique<TokenManager>(p->token_integrations.get(),
                                              p->pipedrive.get());
   p->engine = std::make_unique<SyncEngine>(

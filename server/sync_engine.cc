@@ -321,61 +321,95 @@ absl::Status SyncEngine::ApplyUpsert(const IntegrationRecord& integration,
   record.owner_matched = mapped.owner_matched;
   record.owner_note = mapped.owner_note;
 
-  // The Person. One deleted or merged away in Pipedrive is created again,
-  // once per delivery.
-  PersonWrite desired = mapped.person;
-  const std::optional<PersonWrite> written = ParsePerson(record.written_person);
+  absl::Status person =
+      SyncPerson(account, creds, delivery, mapped.person, record, writes);
+  if (!person.ok()) return person;
+  // A Lead archived, converted or deleted by the sales team is left alone
+  // for good.
+  if (record.lead_gone) return absl::OkStatus();
+  return SyncLead(account, creds, delivery, mapped.lead, record, writes);
+}
+
+absl::Status SyncEngine::SyncPerson(const std::string& account,
+                                    Credentials& creds,
+                                    ContactDelivery& delivery,
+                                    PersonWrite desired, ContactRecord& record,
+                                    int& writes) {
+  std::optional<PersonWrite> written = ParsePerson(record.written_person);
   if (!desired.owner_id.has_value() && written.has_value()) {
     desired.owner_id = written->owner_id;
+  }
+  if (!record.person_id.has_value()) {
+    auto found = RecoverPerson(account, creds, delivery, desired, writes);
+    if (!found.ok()) return found.status();
+    if (found->has_value()) {
+      // Its fields are whatever the lost attempt sent: write them all.
+      record.person_id = **found;
+      written.reset();
+    }
   }
   if (record.person_id.has_value()) {
     std::optional<PersonWrite> changes =
         written.has_value() ? PersonChanges(*written, desired) : desired;
-    if (changes.has_value()) {
-      const int64_t id = *record.person_id;
-      auto updated = tokens_->WithRetryOnUnauthenticated<Person>(
-          account, creds, [&](const Credentials& c) {
-            return pipedrive_->UpdatePerson(c, id, *changes);
-          });
-      ++writes;
-      if (absl::IsNotFound(updated.status())) {
-        spdlog::warn(
-            "account {} contact {}: person gone in Pipedrive; "
-            "creating it again",
-            account, record.contact_id);
-        record.person_id.reset();
-        record.written_person.reset();
-      } else if (!updated.ok()) {
-        return updated.status();
-      } else {
-        record.written_person = PersonToJson(desired).dump();
-      }
-    }
-  }
-  if (!record.person_id.has_value()) {
-    auto created = tokens_->WithRetryOnUnauthenticated<Person>(
+    if (!changes.has_value()) return absl::OkStatus();
+    const int64_t id = *record.person_id;
+    auto updated = tokens_->WithRetryOnUnauthenticated<Person>(
         account, creds, [&](const Credentials& c) {
-          return pipedrive_->CreatePerson(c, desired);
+          return pipedrive_->UpdatePerson(c, id, *changes);
         });
     ++writes;
-    if (!created.ok()) return created.status();
-    record.person_id = created->id;
-    record.written_person = PersonToJson(desired).dump();
+    if (updated.ok()) {
+      record.written_person = PersonToJson(desired).dump();
+      return absl::OkStatus();
+    }
+    if (!absl::IsNotFound(updated.status())) return updated.status();
+    // Deleted or merged away in Pipedrive: created again, once per delivery.
+    spdlog::warn(
+        "account {} contact {}: person gone in Pipedrive; "
+        "creating it again",
+        account, record.contact_id);
+    record.person_id.reset();
+    record.written_person.reset();
   }
 
-  // The Lead. One archived, converted or deleted by the sales team is left
-  // alone for good.
-  if (record.lead_gone) return absl::OkStatus();
-  LeadWrite lead = mapped.lead;
+  if (absl::Status s =
+          contacts_->RecordCreateIntent(account, record.contact_id, "person");
+      !s.ok()) {
+    return s;
+  }
+  auto created = tokens_->WithRetryOnUnauthenticated<Person>(
+      account, creds, [&](const Credentials& c) {
+        return pipedrive_->CreatePerson(c, desired);
+      });
+  ++writes;
+  if (!created.ok()) return created.status();
+  record.person_id = created->id;
+  record.written_person = PersonToJson(desired).dump();
+  return absl::OkStatus();
+}
+
+absl::Status SyncEngine::SyncLead(const std::string& account,
+                                  Credentials& creds, ContactDelivery& delivery,
+                                  LeadWrite lead, ContactRecord& record,
+                                  int& writes) {
   lead.person_id = record.person_id;
-  const std::optional<LeadWrite> written_lead = ParseLead(record.written_lead);
-  if (!lead.owner_id.has_value() && written_lead.has_value()) {
-    lead.owner_id = written_lead->owner_id;
+  std::optional<LeadWrite> written = ParseLead(record.written_lead);
+  if (!lead.owner_id.has_value() && written.has_value()) {
+    lead.owner_id = written->owner_id;
+  }
+  if (!record.lead_id.has_value()) {
+    auto found = RecoverLead(account, creds, delivery, record, writes);
+    if (!found.ok()) return found.status();
+    if (found->has_value()) {
+      record.lead_id = **found;
+      written.reset();
+    }
   }
   if (record.lead_id.has_value()) {
     std::optional<LeadWrite> changes =
-        written_lead.has_value() ? LeadChanges(*written_lead, lead) : lead;
+        written.has_value() ? LeadChanges(*written, lead) : lead;
     if (!changes.has_value()) return absl::OkStatus();
+    // origin_id is settable only at creation.
     changes->origin_id.reset();
     const std::string id = *record.lead_id;
     auto updated = tokens_->WithRetryOnUnauthenticated<Lead>(
@@ -395,6 +429,12 @@ absl::Status SyncEngine::ApplyUpsert(const IntegrationRecord& integration,
     record.written_lead = LeadToJson(lead).dump();
     return absl::OkStatus();
   }
+
+  if (absl::Status s =
+          contacts_->RecordCreateIntent(account, record.contact_id, "lead");
+      !s.ok()) {
+    return s;
+  }
   auto created = tokens_->WithRetryOnUnauthenticated<Lead>(
       account, creds,
       [&](const Credentials& c) { return pipedrive_->CreateLead(c, lead); });
@@ -403,6 +443,70 @@ absl::Status SyncEngine::ApplyUpsert(const IntegrationRecord& integration,
   record.lead_id = created->id;
   record.written_lead = LeadToJson(lead).dump();
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<int64_t>> SyncEngine::RecoverPerson(
+    const std::string& account, Credentials& creds, ContactDelivery& delivery,
+    const PersonWrite& desired, int& calls) {
+  auto in_doubt = delivery.HasCreateIntent("person");
+  if (!in_doubt.ok()) return in_doubt.status();
+  if (!*in_doubt) return std::optional<int64_t>();
+  // The lost attempt sent the same name and primary email or phone; find the
+  // Person it made by an exact search on them.
+  const auto primary =
+      [](const std::optional<std::vector<ContactPoint>>& list) -> std::string {
+    if (!list.has_value()) return "";
+    for (const ContactPoint& p : *list) {
+      if (p.primary) return p.value;
+    }
+    return list->empty() ? "" : list->front().value;
+  };
+  for (const auto& [field, value] :
+       {std::pair<std::string, std::string>{"email", primary(desired.emails)},
+        {"phone", primary(desired.phones)}}) {
+    if (value.empty()) continue;
+    auto matches =
+        tokens_->WithRetryOnUnauthenticated<std::vector<PersonMatch>>(
+            account, creds, [&](const Credentials& c) {
+              return pipedrive_->SearchPersons(c, field, value);
+            });
+    ++calls;
+    if (!matches.ok()) return matches.status();
+    for (const PersonMatch& match : *matches) {
+      if (match.name == desired.name.value_or("")) {
+        spdlog::info("account {}: found the person a lost create made",
+                     account);
+        return std::optional<int64_t>(match.id);
+      }
+    }
+  }
+  return std::optional<int64_t>();
+}
+
+absl::StatusOr<std::optional<std::string>> SyncEngine::RecoverLead(
+    const std::string& account, Credentials& creds, ContactDelivery& delivery,
+    const ContactRecord& record, int& calls) {
+  auto in_doubt = delivery.HasCreateIntent("lead");
+  if (!in_doubt.ok()) return in_doubt.status();
+  if (!*in_doubt || !record.person_id.has_value()) {
+    return std::optional<std::string>();
+  }
+  // origin_id identifies the contact the Lead was made for.
+  const int64_t person_id = *record.person_id;
+  auto leads = tokens_->WithRetryOnUnauthenticated<std::vector<Lead>>(
+      account, creds, [&](const Credentials& c) {
+        return pipedrive_->ListLeadsOfPerson(c, person_id);
+      });
+  ++calls;
+  if (!leads.ok()) return leads.status();
+  const std::string origin = LeadOriginId(record.contact_id);
+  for (const Lead& lead : *leads) {
+    if (lead.origin_id == origin) {
+      spdlog::info("account {}: found the lead a lost create made", account);
+      return std::optional<std::string>(lead.id);
+    }
+  }
+  return std::optional<std::string>();
 }
 
 absl::Status SyncEngine::ApplyDelete(const std::string& account_id,

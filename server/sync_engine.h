@@ -120,6 +120,21 @@ class SyncEngine {
                            Credentials& creds, ContactDelivery& delivery,
                            const PendingChange& change, ContactRecord& record,
                            int& writes);
+  absl::Status SyncPerson(const std::string& account, Credentials& creds,
+                          ContactDelivery& delivery, PersonWrite desired,
+                          ContactRecord& record, int& writes);
+  absl::Status SyncLead(const std::string& account, Credentials& creds,
+                        ContactDelivery& delivery, LeadWrite lead,
+                        ContactRecord& record, int& writes);
+  // After a create whose outcome was never recorded (a crash, a lost
+  // answer), finds the record it may have made, so that it is not made
+  // twice. Costs Pipedrive calls only in that case.
+  absl::StatusOr<std::optional<int64_t>> RecoverPerson(
+      const std::string& account, Credentials& creds, ContactDelivery& delivery,
+      const PersonWrite& desired, int& calls);
+  absl::StatusOr<std::optional<std::string>> RecoverLead(
+      const std::string& account, Credentials& creds, ContactDelivery& delivery,
+      const ContactRecord& record, int& calls);
   absl::Status ApplyDelete(const std::string& account_id, Credentials& creds,
                            const PendingChange& change, ContactRecord& record,
                            int& writes);

@@ -135,6 +135,12 @@ absl::Status ContactDelivery::Commit(const DeliveryResult& result) {
         r.account_id, r.contact_id, r.synced_version, r.person_id, r.lead_id,
         r.lead_gone, r.written_person, r.written_lead, r.owner_matched,
         r.owner_note, r.failed_version, r.last_error, r.last_error_action);
+    // A create whose id is now stored is no longer in doubt.
+    tx_->exec_params(
+        "DELETE FROM create_intents WHERE account_id = $1"
+        " AND contact_id = $2 AND ((kind = 'person' AND $3::bigint IS NOT NULL)"
+        " OR (kind = 'lead' AND $4::text IS NOT NULL))",
+        r.account_id, r.contact_id, r.person_id, r.lead_id);
     if (pending_.has_value()) {
       if (result.done) {
         tx_->exec_params(
@@ -157,6 +163,21 @@ absl::Status ContactDelivery::Commit(const DeliveryResult& result) {
   } catch (const std::exception& e) {
     tx_.reset();
     return StatusFromPqxx(e, "store delivery");
+  }
+}
+
+absl::StatusOr<bool> ContactDelivery::HasCreateIntent(const std::string& kind) {
+  if (tx_ == nullptr) {
+    return absl::FailedPreconditionError("delivery already committed");
+  }
+  try {
+    pqxx::result rows = tx_->exec_params(
+        "SELECT 1 FROM create_intents WHERE account_id = $1"
+        " AND contact_id = $2 AND kind = $3",
+        record_.account_id, record_.contact_id, kind);
+    return !rows.empty();
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "read create intent");
   }
 }
 
@@ -312,6 +333,24 @@ ContactStore::DueChanges(int limit) {
     return due;
   } catch (const std::exception& e) {
     return StatusFromPqxx(e, "list due changes");
+  }
+}
+
+absl::Status ContactStore::RecordCreateIntent(const std::string& account_id,
+                                              const std::string& contact_id,
+                                              const std::string& kind) {
+  auto lease = side_pool_->Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    pqxx::work tx(lease->conn());
+    tx.exec_params(
+        "INSERT INTO create_intents (account_id, contact_id, kind)"
+        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        account_id, contact_id, kind);
+    tx.commit();
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "record create intent");
   }
 }
 

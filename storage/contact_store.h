@@ -83,6 +83,10 @@ class ContactDelivery {
 
   absl::Status Commit(const DeliveryResult& result);
 
+  // Whether a create of `kind` ("person" or "lead") was started for this
+  // contact and its outcome never recorded.
+  absl::StatusOr<bool> HasCreateIntent(const std::string& kind);
+
   // The account's active Pipedrive user with that (lower-cased) email,
   // read in the delivery's own transaction: a delivery must not wait for a
   // second connection while it holds the contact's lock.
@@ -104,7 +108,10 @@ class ContactDelivery {
 // conflicts, INTERNAL otherwise. Thread-safe.
 class ContactStore {
  public:
-  explicit ContactStore(PgPool* pool) : pool_(pool) {}
+  // `side_pool` serves the short writes made while a delivery holds a
+  // connection of `pool` (the create intents); it defaults to `pool`.
+  explicit ContactStore(PgPool* pool, PgPool* side_pool = nullptr)
+      : pool_(pool), side_pool_(side_pool != nullptr ? side_pool : pool) {}
 
   // Records version `version` of a contact and queues it, unless it is
   // stale or already synced. `payload` is the contact as JSON. The queued
@@ -140,6 +147,13 @@ class ContactStore {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DueChanges(
       int limit);
 
+  // Records, and commits at once, that a create of `kind` ("person" or
+  // "lead") is about to be sent for the contact. Delivery commits remove it
+  // once the new record's id is stored.
+  absl::Status RecordCreateIntent(const std::string& account_id,
+                                  const std::string& contact_id,
+                                  const std::string& kind);
+
   // Writes a finished import's counts.
   absl::Status RecordImport(const std::string& import_id,
                             const std::string& account_id, int64_t accepted,
@@ -147,6 +161,7 @@ class ContactStore {
 
  private:
   PgPool* pool_;
+  PgPool* side_pool_;
 };
 
 }  // namespace wave::pipedrive

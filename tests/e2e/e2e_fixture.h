@@ -12,9 +12,15 @@
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
 
+#include <arpa/inet.h>
 #include <cstdlib>
 #include <memory>
+#include <netinet/in.h>
+#include <spawn.h>
 #include <string>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
 
 namespace wave::pipedrive::testing {
 
@@ -22,6 +28,8 @@ namespace v1 = ::wave::integrations::pipedrive::v1;
 
 inline constexpr char kClientId[] = "wave-test-app";
 inline constexpr char kClientSecret[] = "test-secret-0123456789";
+inline constexpr char kStateKey[] =
+    "c3RhdGUtc2lnbmluZy1rZXktZm9yLXRlc3RzLTAxMjM0NTY3";
 inline constexpr char kRedirectUri[] =
     "https://app.wave.example/integrations/pipedrive/callback";
 
@@ -35,6 +43,20 @@ bool Eventually(F done, absl::Duration limit = absl::Seconds(20)) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   return done();
+}
+
+// A loopback port nobody listens on right now.
+inline int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 // The database the test runner (tests/with_postgres.sh) created.
@@ -81,8 +103,7 @@ class EndToEndTest : public ::testing::Test {
     config.pipedrive_redirect_uri = kRedirectUri;
     config.pipedrive_oauth_url = sandbox_->base_url();
     config.token_encryption_keys = key_line_;
-    config.state_signing_key =
-        "c3RhdGUtc2lnbmluZy1rZXktZm9yLXRlc3RzLTAxMjM0NTY3";
+    config.state_signing_key = kStateKey;
     config.caller_tokens = caller_tokens_;
     config.worker_poll_ms = 50;
     return config;
@@ -101,6 +122,33 @@ class EndToEndTest : public ::testing::Test {
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", app_->port()),
                                    grpc::InsecureChannelCredentials());
     stub_ = v1::PipedriveSync::NewStub(channel_);
+  }
+
+  // Starts the real server binary on `listen`, configured by environment
+  // variables as a deployment does; returns its pid, or -1.
+  pid_t SpawnServer(const std::string& listen) {
+    std::vector<std::string> env = {
+        absl::StrCat("LISTEN_ADDRESS=", listen),
+        absl::StrCat("DATABASE_URL=", TestDatabaseUrl()),
+        absl::StrCat("PIPEDRIVE_CLIENT_ID=", kClientId),
+        absl::StrCat("PIPEDRIVE_CLIENT_SECRET=", kClientSecret),
+        absl::StrCat("PIPEDRIVE_REDIRECT_URI=", kRedirectUri),
+        absl::StrCat("PIPEDRIVE_OAUTH_URL=", sandbox_->base_url()),
+        absl::StrCat("TOKEN_ENCRYPTION_KEYS=", key_line_),
+        absl::StrCat("STATE_SIGNING_KEY=", kStateKey),
+        "WORKER_POLL_MS=50",
+        "LOG_LEVEL=warning"};
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string binary = WAVE_SERVER_BINARY;
+    char* argv[] = {binary.data(), nullptr};
+    pid_t pid = 0;
+    if (posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv,
+                    envp.data()) != 0) {
+      return -1;
+    }
+    return pid;
   }
 
   static std::string UniqueId(const std::string& prefix) {

@@ -17,27 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char** environ;
-
 namespace wave::pipedrive::testing {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-
-// A loopback port nobody listens on right now.
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 class ServiceTest : public EndToEndTest {};
 
@@ -160,27 +144,9 @@ TEST_F(AuthenticatedServiceTest, HealthStaysOpen) {
 // The real binary, as Kubernetes runs it: configured by environment
 // variables, stopped with SIGTERM.
 TEST_F(ServiceTest, ServerProcessStopsCleanlyOnSigterm) {
-  const int port = FreePort();
-  const std::string listen = absl::StrCat("127.0.0.1:", port);
-  std::vector<std::string> env_strings = {
-      absl::StrCat("LISTEN_ADDRESS=", listen),
-      absl::StrCat("DATABASE_URL=", TestDatabaseUrl()),
-      absl::StrCat("PIPEDRIVE_CLIENT_ID=", kClientId),
-      absl::StrCat("PIPEDRIVE_CLIENT_SECRET=", kClientSecret),
-      absl::StrCat("PIPEDRIVE_REDIRECT_URI=", kRedirectUri),
-      absl::StrCat("PIPEDRIVE_OAUTH_URL=", sandbox_->base_url()),
-      absl::StrCat("TOKEN_ENCRYPTION_KEYS=", key_line_),
-      "STATE_SIGNING_KEY=c3RhdGUtc2lnbmluZy1rZXktZm9yLXRlc3RzLTAxMjM0NTY3",
-      "LOG_LEVEL=warning"};
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::string binary = WAVE_SERVER_BINARY;
-  char* argv[] = {binary.data(), nullptr};
-  pid_t pid = 0;
-  ASSERT_EQ(
-      posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv, envp.data()),
-      0);
+  const std::string listen = absl::StrCat("127.0.0.1:", FreePort());
+  const pid_t pid = SpawnServer(listen);
+  ASSERT_GT(pid, 0);
   auto channel =
       grpc::CreateChannel(listen, grpc::InsecureChannelCredentials());
   auto health = grpc::health::v1::Health::NewStub(channel);

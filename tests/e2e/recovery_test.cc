@@ -1,0 +1,155 @@
+// A create that Pipedrive carried out but whose answer never arrived (a
+// lost response, or the server killed before it stored the new id) must
+// not make a second Person or Lead.
+
+#include "tests/e2e/e2e_fixture.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <thread>
+
+namespace wave::pipedrive::testing {
+namespace {
+
+using ::testing::SizeIs;
+
+class RecoveryTest : public EndToEndTest {
+ protected:
+  void AnswerFailsAfterCreate(const std::string& path) {
+    sandbox::Fault fault;
+    fault.method = "POST";
+    fault.path_prefix = path;
+    fault.status = 502;
+    fault.apply_then_fail = true;
+    sandbox_->InjectFault(fault);
+  }
+
+  bool Synced(const std::string& contact_id) {
+    v1::ContactSync sync;
+    return GetContact(contact_id, &sync).ok() &&
+           sync.state() == v1::ContactSync::SYNCED;
+  }
+};
+
+TEST_F(RecoveryTest, PersonCreatedButAnswerLostIsFoundNotDuplicated) {
+  ConnectAccount();
+  AnswerFailsAfterCreate("/api/v2/persons");
+
+  v1::SyncContactResponse response;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &response).ok());
+
+  EXPECT_EQ(response.outcome(), v1::SyncContactResponse::QUEUED);
+  ASSERT_TRUE(Eventually([&] { return Synced("c-1"); }));
+  auto persons = LivePersons(company_);
+  ASSERT_THAT(persons, SizeIs(1));
+  EXPECT_EQ(sandbox_->CountRequests("POST", "/api/v2/persons"), 1);
+  EXPECT_EQ(sandbox_->CountRequests("GET", "/api/v2/persons/search"), 1);
+  auto leads = LiveLeads(company_);
+  ASSERT_THAT(leads, SizeIs(1));
+  EXPECT_EQ(leads[0].person_id, persons[0].id);
+}
+
+TEST_F(RecoveryTest, LeadCreatedButAnswerLostIsFoundNotDuplicated) {
+  ConnectAccount();
+  AnswerFailsAfterCreate("/api/v1/leads");
+
+  v1::SyncContactResponse response;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &response).ok());
+
+  EXPECT_EQ(response.outcome(), v1::SyncContactResponse::QUEUED);
+  ASSERT_TRUE(Eventually([&] { return Synced("c-1"); }));
+  EXPECT_THAT(LivePersons(company_), SizeIs(1));
+  auto leads = LiveLeads(company_);
+  ASSERT_THAT(leads, SizeIs(1));
+  EXPECT_EQ(sandbox_->CountRequests("POST", "/api/v1/leads"), 1);
+  v1::ContactSync sync;
+  ASSERT_TRUE(GetContact("c-1", &sync).ok());
+  EXPECT_EQ(sync.lead_id(), leads[0].id);
+}
+
+TEST_F(RecoveryTest, FailedCreateThatMadeNothingIsSimplyRetried) {
+  ConnectAccount();
+  sandbox::Fault outage;
+  outage.method = "POST";
+  outage.path_prefix = "/api/v2/persons";
+  outage.status = 503;
+  sandbox_->InjectFault(outage);
+
+  v1::SyncContactResponse response;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &response).ok());
+
+  ASSERT_TRUE(Eventually([&] { return Synced("c-1"); }));
+  EXPECT_THAT(LivePersons(company_), SizeIs(1));
+  EXPECT_THAT(LiveLeads(company_), SizeIs(1));
+  EXPECT_EQ(sandbox_->CountRequests("POST", "/api/v2/persons"), 2);
+}
+
+// The server process is killed with SIGKILL while Pipedrive is creating the
+// Person; after a restart the Person is found, not created again.
+TEST_F(RecoveryTest, ServerKilledDuringCreateDoesNotDuplicateAfterRestart) {
+  ConnectAccount();
+  app_.reset();  // the in-process server steps aside for a real process
+  sandbox::Fault slow;
+  slow.method = "POST";
+  slow.path_prefix = "/api/v2/persons";
+  slow.status = 200;
+  slow.delay_ms = 1500;
+  slow.apply_then_fail = true;
+  sandbox_->InjectFault(slow);
+
+  const std::string listen = absl::StrCat("127.0.0.1:", FreePort());
+  const pid_t pid = SpawnServer(listen);
+  ASSERT_GT(pid, 0);
+  auto channel =
+      grpc::CreateChannel(listen, grpc::InsecureChannelCredentials());
+  auto stub = v1::PipedriveSync::NewStub(channel);
+  ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() +
+                                        std::chrono::seconds(20)));
+  std::thread caller([&] {
+    grpc::ClientContext context;
+    v1::SyncContactRequest request;
+    request.set_account_id(account_);
+    *request.mutable_contact() = JaneDoe("c-1", 1);
+    v1::SyncContactResponse response;
+    stub->SyncContact(&context, request, &response);  // dies with the server
+  });
+  // The intent is committed just before the request goes out; the sandbox
+  // then holds the request for 1.5 s before creating the Person.
+  ASSERT_TRUE(Eventually([&] {
+    pqxx::connection conn(TestDatabaseUrl());
+    pqxx::work tx(conn);
+    return !tx.exec_params("SELECT 1 FROM create_intents"
+                           " WHERE account_id = $1 AND kind = 'person'",
+                           account_)
+                .empty();
+  }));
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_THAT(LivePersons(company_), SizeIs(0));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  caller.join();
+  // Pipedrive finishes the create the dead process asked for.
+  ASSERT_TRUE(Eventually([&] { return LivePersons(company_).size() == 1; }));
+
+  StartServer();
+  // The change waits for its grace period; let it be due now.
+  {
+    pqxx::connection conn(TestDatabaseUrl());
+    pqxx::work tx(conn);
+    tx.exec_params(
+        "UPDATE sync_queue SET next_attempt_at = now() WHERE account_id = $1",
+        account_);
+    tx.commit();
+  }
+
+  ASSERT_TRUE(Eventually([&] { return Synced("c-1"); }));
+  EXPECT_THAT(LivePersons(company_), SizeIs(1));
+  EXPECT_THAT(LiveLeads(company_), SizeIs(1));
+  EXPECT_EQ(sandbox_->CountRequests("POST", "/api/v2/persons"), 1);
+}
+
+}  // namespace
+}  // namespace wave::pipedrive::testing
