@@ -10,10 +10,12 @@
 #include "server/token_manager.h"
 #include "storage/contact_store.h"
 #include "storage/integration_store.h"
+#include "storage/lease_store.h"
 #include "storage/migrator.h"
 #include "storage/pg_pool.h"
 #include "storage/token_cipher.h"
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -21,6 +23,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 #include <utility>
 
 namespace wave::pipedrive {
@@ -56,6 +59,16 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
   return grpc::SslServerCredentials(options);
 }
 
+// Names this process in the leases table: host, pid and a random part, so
+// that a restarted process never mistakes an old lease for its own.
+std::string ProcessIdentity() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  absl::BitGen gen;
+  return absl::StrCat(host, ":", getpid(), ":",
+                      absl::Hex(absl::Uniform<uint32_t>(gen)));
+}
+
 }  // namespace
 
 // Declared in dependency order: destroyed in reverse.
@@ -70,6 +83,7 @@ struct Application::Parts {
   std::unique_ptr<IntegrationStore> integrations;
   std::unique_ptr<IntegrationStore> token_integrations;
   std::unique_ptr<ContactStore> contacts;
+  std::unique_ptr<LeaseStore> leases;
   std::unique_ptr<TokenManager> tokens;
   std::unique_ptr<SyncEngine> engine;
   std::unique_ptr<IntegrationManager> manager;
@@ -126,9 +140,13 @@ absl::StatusOr<std::unique_ptr<Application>> Application::Start(
       std::make_unique<ContactStore>(p->pool.get(), p->side_pool.get());
   p->tokens = std::make_unique<TokenManager>(p->token_integrations.get(),
                                              p->pipedrive.get());
-  p->engine = std::make_unique<SyncEngine>(
-      p->integrations.get(), p->contacts.get(), p->tokens.get(),
-      p->pipedrive.get(), overrides.engine.value_or(SyncEngine::Options{}));
+  p->leases = std::make_unique<LeaseStore>(p->pool.get());
+  SyncEngine::Options engine_options =
+      overrides.engine.value_or(SyncEngine::Options{});
+  engine_options.sync_wait = absl::Milliseconds(config.sync_wait_ms);
+  p->engine = std::make_unique<SyncEngine>(p->integrations.get(),
+                                           p->contacts.get(), p->tokens.get(),
+                                           p->pipedrive.get(), engine_options);
   IntegrationManager::Options manager_options;
   manager_options.oauth_base_url = config.pipedrive_oauth_url;
   manager_options.client_id = config.pipedrive_client_id;
@@ -156,9 +174,14 @@ absl::StatusOr<std::unique_ptr<Application>> Application::Start(
   p->server->GetHealthCheckService()->SetServingStatus(kServiceName, true);
 
   DeliveryWorker::Options worker_options;
+  worker_options.owner = ProcessIdentity();
   worker_options.poll_interval = absl::Milliseconds(config.worker_poll_ms);
+  worker_options.lease_ttl = absl::Milliseconds(config.lease_ttl_ms);
   p->worker = std::make_unique<DeliveryWorker>(
-      p->engine.get(), p->contacts.get(), worker_options);
+      p->engine.get(), p->contacts.get(), p->leases.get(), worker_options);
+  DeliveryWorker* worker = p->worker.get();
+  p->engine->SetWakeCallback(
+      [worker](const std::string& account) { worker->Wake(account); });
   p->worker->Start();
 
   auto app = std::unique_ptr<Application>(new Application(std::move(p)));

@@ -46,6 +46,12 @@ ABSL_FLAG(std::string, tls_client_ca_file, "",
 ABSL_FLAG(std::string, log_level, "",
           "debug, info, warning or error (LOG_LEVEL; default info)");
 ABSL_FLAG(bool, migrate_only, false, "apply the database migrations and exit");
+ABSL_FLAG(std::string, lease_ttl_ms, "",
+          "how long an account stays with a process that stopped renewing "
+          "its lease (LEASE_TTL_MS; default 30000)");
+ABSL_FLAG(std::string, sync_wait_ms, "",
+          "how long SyncContact and DeleteContact wait for delivery before "
+          "answering QUEUED (SYNC_WAIT_MS; default 2000)");
 ABSL_FLAG(std::string, worker_poll_ms, "",
           "how often background delivery looks for due changes "
           "(WORKER_POLL_MS; default 1000)");
@@ -154,6 +160,14 @@ absl::StatusOr<ServerConfig> LoadConfig() {
                           "worker_poll_ms", c.worker_poll_ms);
   if (!poll.ok()) return poll.status();
   c.worker_poll_ms = *poll;
+  auto ttl = PositiveInt(Setting(FLAGS_lease_ttl_ms, "LEASE_TTL_MS"),
+                         "lease_ttl_ms", c.lease_ttl_ms);
+  if (!ttl.ok()) return ttl.status();
+  c.lease_ttl_ms = *ttl;
+  auto wait = PositiveInt(Setting(FLAGS_sync_wait_ms, "SYNC_WAIT_MS"),
+                          "sync_wait_ms", c.sync_wait_ms);
+  if (!wait.ok()) return wait.status();
+  c.sync_wait_ms = *wait;
 
   if (c.database_url.empty()) {
     return absl::InvalidArgumentError(

@@ -29,6 +29,10 @@ struct ServerConfig {
   std::string log_level = "info";
   bool migrate_only = false;
   int worker_poll_ms = 1000;
+  // How long a process keeps an account after it stops renewing (a crash).
+  int lease_ttl_ms = 30000;
+  // How long SyncContact and DeleteContact wait for delivery.
+  int sync_wait_ms = 2000;
 };
 
 // Reads the parsed flags and the environment. Errors name the setting that

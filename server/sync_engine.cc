@@ -64,6 +64,11 @@ std::string ErrorSummary(const std::string& contact_id,
   return summary;
 }
 
+bool IsPausedNow(const IntegrationRecord& integration) {
+  return integration.state == IntegrationState::kPaused &&
+         integration.paused_until.value_or(absl::InfinitePast()) > absl::Now();
+}
+
 ChangeOutcome::Kind ReportKind(const DeliveryReport& report) {
   if (report.failed) return ChangeOutcome::Kind::kFailed;
   if (!report.delivered) return ChangeOutcome::Kind::kQueued;
@@ -104,7 +109,7 @@ absl::StatusOr<ChangeOutcome> SyncEngine::SyncContact(
 
   auto accepted = contacts_->AcceptUpsert(
       account_id, contact.contact_id(), contact.version(), *payload,
-      /*from_import=*/false, "", options_.inline_grace);
+      /*from_import=*/false, "", absl::ZeroDuration());
   if (!accepted.ok()) return accepted.status();
   if (*accepted == AcceptOutcome::kStale) {
     return Unsent(account_id, contact.contact_id(), ChangeOutcome::Kind::kStale,
@@ -116,8 +121,8 @@ absl::StatusOr<ChangeOutcome> SyncEngine::SyncContact(
                   ChangeOutcome::Kind::kUnchanged,
                   "this version is already in Pipedrive");
   }
-  return DeliverAndReport(account_id, contact.contact_id(), contact.version(),
-                          /*is_delete=*/false);
+  return AwaitDelivery(*integration, contact.contact_id(), contact.version(),
+                       /*is_delete=*/false);
 }
 
 absl::StatusOr<ChangeOutcome> SyncEngine::DeleteContact(
@@ -127,7 +132,7 @@ absl::StatusOr<ChangeOutcome> SyncEngine::DeleteContact(
   if (!integration.ok()) return integration.status();
 
   auto accepted = contacts_->AcceptDelete(account_id, contact_id, version,
-                                          options_.inline_grace);
+                                          absl::ZeroDuration());
   if (!accepted.ok()) return accepted.status();
   if (*accepted == AcceptOutcome::kStale) {
     return Unsent(account_id, contact_id, ChangeOutcome::Kind::kStale,
@@ -139,7 +144,7 @@ absl::StatusOr<ChangeOutcome> SyncEngine::DeleteContact(
                   "a deletion at this or a newer version was already "
                   "received");
   }
-  return DeliverAndReport(account_id, contact_id, version, /*is_delete=*/true);
+  return AwaitDelivery(*integration, contact_id, version, /*is_delete=*/true);
 }
 
 absl::StatusOr<ChangeOutcome> SyncEngine::Unsent(const std::string& account_id,
@@ -165,36 +170,136 @@ absl::StatusOr<AcceptOutcome> SyncEngine::AcceptImported(
       /*from_import=*/true, import_id, absl::ZeroDuration());
 }
 
-absl::StatusOr<ChangeOutcome> SyncEngine::DeliverAndReport(
-    const std::string& account_id, const std::string& contact_id,
+absl::StatusOr<ChangeOutcome> SyncEngine::AwaitDelivery(
+    const IntegrationRecord& integration, const std::string& contact_id,
     int64_t version, bool is_delete) {
-  auto report = Deliver(account_id, contact_id, /*skip_locked=*/false);
+  const std::string& account_id = integration.account_id;
+  const auto key = std::make_pair(account_id, contact_id);
+  ChangeOutcome outcome;
+  outcome.kind = ChangeOutcome::Kind::kQueued;
+  if (integration.state != IntegrationState::kConnected &&
+      integration.state != IntegrationState::kPaused) {
+    outcome.reason = absl::StrCat(
+        "the integration is ", IntegrationStateName(integration.state),
+        "; the change is kept and delivered when it is connected again");
+  } else if (IsPausedNow(integration)) {
+    outcome.reason =
+        absl::StrCat("delivery is paused: ", integration.paused_reason,
+                     "; the change is kept");
+  } else {
+    {
+      absl::MutexLock lock(&waiting_mu_);
+      Waiting& w = waiting_[key];
+      ++w.waiters;
+    }
+    if (wake_) wake_(account_id);
+    const absl::Time deadline = absl::Now() + options_.sync_wait;
+    std::optional<DeliveryReport> report;
+    while (true) {
+      {
+        absl::MutexLock lock(&waiting_mu_);
+        auto settled = [&]() ABSL_SHARED_LOCKS_REQUIRED(waiting_mu_) {
+          const auto& r = waiting_[key].report;
+          return r.has_value() && r->version >= version;
+        };
+        waiting_mu_.AwaitWithDeadline(
+            absl::Condition(&settled),
+            std::min(deadline, absl::Now() + absl::Milliseconds(200)));
+        if (settled()) report = waiting_[key].report;
+      }
+      if (report.has_value() || absl::Now() >= deadline) break;
+      // Another process may hold the account: look at what it stored.
+      auto pending = contacts_->GetPending(account_id, contact_id);
+      if (!pending.ok()) break;
+      if (!pending->has_value() || (*pending)->version > version) break;
+    }
+    {
+      absl::MutexLock lock(&waiting_mu_);
+      if (--waiting_[key].waiters == 0) waiting_.erase(key);
+    }
+    if (report.has_value() && report->version == version) {
+      outcome.kind = ReportKind(*report);
+      outcome.reason = report->reason;
+    }
+  }
+
   auto view = GetContact(account_id, contact_id);
   if (!view.ok()) return view.status();
-  ChangeOutcome outcome;
   outcome.view = *std::move(view);
-  if (!report.ok()) {
-    // The change is stored; the worker delivers it.
-    outcome.kind = ChangeOutcome::Kind::kQueued;
-    outcome.reason = std::string(report.status().message());
-    return outcome;
+  const ContactRecord& r = outcome.view.record;
+  const bool superseded = outcome.view.pending.has_value() &&
+                          outcome.view.pending->version > version;
+  if (outcome.kind == ChangeOutcome::Kind::kQueued && !superseded) {
+    // Delivered elsewhere, or the report was for another version: what is
+    // stored decides.
+    if (r.failed_version == version) {
+      outcome.kind = ChangeOutcome::Kind::kFailed;
+      outcome.reason = r.last_error;
+    } else if (!outcome.view.pending.has_value() &&
+               (is_delete || r.synced_version >= version)) {
+      outcome.kind = ChangeOutcome::Kind::kApplied;
+      outcome.reason.clear();
+    } else if (outcome.reason.empty()) {
+      outcome.reason = outcome.view.pending.has_value() &&
+                               !outcome.view.pending->last_error.empty()
+                           ? absl::StrCat(outcome.view.pending->last_error,
+                                          "; the change is kept and retried")
+                           : "the change is stored and being delivered";
+    }
   }
-  if (!report->attempted) {
-    // Another caller delivered it while this one waited for the lock.
-    const ContactRecord& r = outcome.view.record;
-    const bool done = is_delete ? !outcome.view.pending.has_value()
-                                : r.synced_version >= version;
-    const bool failed =
-        r.failed_version.has_value() && *r.failed_version == version;
-    outcome.kind = failed ? ChangeOutcome::Kind::kFailed
-                   : done ? ChangeOutcome::Kind::kApplied
-                          : ChangeOutcome::Kind::kQueued;
-    outcome.reason = report->reason;
-    return outcome;
+  if (superseded && outcome.kind == ChangeOutcome::Kind::kQueued) {
+    outcome.kind = ChangeOutcome::Kind::kStale;
+    outcome.reason = "a newer version of this contact arrived meanwhile";
   }
-  outcome.kind = ReportKind(*report);
-  outcome.reason = report->reason;
   return outcome;
+}
+
+void SyncEngine::Publish(const std::string& account_id,
+                         const std::string& contact_id,
+                         const DeliveryReport& report) {
+  absl::MutexLock lock(&waiting_mu_);
+  auto it = waiting_.find({account_id, contact_id});
+  if (it != waiting_.end()) it->second.report = report;
+}
+
+bool SyncEngine::MaybePause(const std::string& account_id,
+                            const absl::Status& error, absl::Time& retry_at) {
+  const auto details = GetHttpErrorDetails(error);
+  if (!details.has_value()) return false;
+  std::string reason;
+  absl::Duration pause;
+  if (details->http_status == 402) {
+    reason =
+        "Pipedrive answered 402 Payment Required: the company's Pipedrive "
+        "account is not open (trial ended or payment missing). Delivery "
+        "resumes by itself once it is.";
+    pause = options_.access_pause;
+  } else if (details->http_status == 403) {
+    reason =
+        "Pipedrive answered 403 Forbidden: the app lost access or a plan "
+        "limit was reached. Check the Pipedrive account and the app's "
+        "permissions; delivery is tried again periodically.";
+    pause = options_.access_pause;
+  } else if (details->http_status == 429 &&
+             details->ratelimit_remaining.value_or(0) > 0) {
+    // The burst window still has room, so the company's daily token budget
+    // is what ran out.
+    reason =
+        "the company's daily Pipedrive API budget is spent; delivery "
+        "resumes by itself after Pipedrive's daily reset";
+    pause = options_.budget_pause;
+  } else {
+    return false;
+  }
+  retry_at = options_.clock() + pause;
+  if (absl::Status s = integrations_->Pause(account_id, reason, retry_at);
+      !s.ok()) {
+    spdlog::warn("account {}: cannot record the pause: {}", account_id,
+                 std::string(s.message()));
+  }
+  spdlog::warn("account {}: delivery paused until {}: HTTP {}", account_id,
+               absl::FormatTime(retry_at), details->http_status);
+  return true;
 }
 
 absl::StatusOr<ContactView> SyncEngine::GetContact(
@@ -216,10 +321,15 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
   DeliveryReport report;
   auto integration = integrations_->Get(account_id);
   if (!integration.ok()) return integration.status();
-  if (integration->state != IntegrationState::kConnected) {
+  if (integration->state != IntegrationState::kConnected &&
+      integration->state != IntegrationState::kPaused) {
     report.reason = absl::StrCat(
         "the integration is ", IntegrationStateName(integration->state),
         "; the change is kept and delivered when it is connected");
+    return report;
+  }
+  if (IsPausedNow(*integration)) {
+    report.reason = integration->paused_reason;
     return report;
   }
   auto delivery = contacts_->BeginDelivery(account_id, contact_id, skip_locked);
@@ -229,6 +339,7 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
   }
   const PendingChange change = *(*delivery)->pending();
   report.attempted = true;
+  report.version = change.version;
 
   DeliveryResult result;
   result.record = (*delivery)->record();
@@ -259,7 +370,8 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
     report.failed = true;
     report.reason = result.record.last_error;
   } else {
-    result.retry_at = RetryAt(change.attempts, applied);
+    report.paused = MaybePause(account_id, applied, result.retry_at);
+    if (!report.paused) result.retry_at = RetryAt(change.attempts, applied);
     result.retry_error = std::string(applied.message());
     result.record.last_error = result.retry_error;
     result.record.last_error_action =
@@ -294,6 +406,7 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
     }
     (void)integrations_->RecordError(account_id, summary);
   }
+  Publish(account_id, contact_id, report);
   return report;
 }
 

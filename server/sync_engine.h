@@ -13,8 +13,10 @@
 #include "absl/time/time.h"
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace wave::pipedrive {
 
@@ -44,24 +46,31 @@ struct DeliveryReport {
   bool attempted = false;  // a pending change was found and tried
   bool delivered = false;  // it is in Pipedrive now
   bool failed = false;     // refused for good
+  bool paused = false;     // the account was paused by this attempt
+  int64_t version = 0;     // the version tried
   int pipedrive_writes = 0;
   std::string reason;  // why it was not delivered
 };
 
 // Turns Wave contact changes into Pipedrive Persons and Leads.
 //
-// Every change is stored in PostgreSQL before anything else happens, then
-// delivered: right away by the caller (SyncContact, DeleteContact) and, if
-// that does not finish, later by the DeliveryWorker. Delivery of one contact
-// holds that contact's row lock, so a contact never gets two Persons or two
-// Leads from concurrent calls. Only fields that differ from what was last
-// written are sent. Thread-safe.
+// Every change is stored in PostgreSQL before anything else happens. The
+// process holding the account's lease (DeliveryWorker) delivers it; the
+// call that made the change wakes that worker and waits a short, bounded
+// time for the outcome, so a slow Pipedrive delays the answer by at most
+// `sync_wait` and never fails it. Delivery of one contact also holds that
+// contact's row lock, so a contact never gets two Persons or two Leads.
+// Only fields that differ from what was last written are sent. Thread-safe.
 class SyncEngine {
  public:
   struct Options {
-    // How long background delivery leaves a fresh real-time change to the
-    // call that made it.
-    absl::Duration inline_grace = absl::Seconds(30);
+    // How long SyncContact and DeleteContact wait for their change to be
+    // delivered before answering QUEUED.
+    absl::Duration sync_wait = absl::Seconds(2);
+    // When a paused account is tried again: after Pipedrive answered 402 or
+    // 403, and after the company's daily API budget ran out.
+    absl::Duration access_pause = absl::Minutes(15);
+    absl::Duration budget_pause = absl::Hours(1);
     // Retry backoff: full jitter over min(cap, base * 2^attempts).
     absl::Duration retry_base = absl::Seconds(5);
     absl::Duration retry_cap = absl::Minutes(30);
@@ -102,6 +111,12 @@ class SyncEngine {
                                          const std::string& contact_id,
                                          bool skip_locked);
 
+  // Called with the account whenever a change is accepted, to wake the
+  // delivering worker.
+  void SetWakeCallback(std::function<void(const std::string&)> wake) {
+    wake_ = std::move(wake);
+  }
+
  private:
   // Fails with NOT_FOUND or FAILED_PRECONDITION when the account cannot
   // take changes.
@@ -112,10 +127,17 @@ class SyncEngine {
                                        const std::string& contact_id,
                                        ChangeOutcome::Kind kind,
                                        const std::string& reason);
-  absl::StatusOr<ChangeOutcome> DeliverAndReport(const std::string& account_id,
-                                                 const std::string& contact_id,
-                                                 int64_t version,
-                                                 bool is_delete);
+  // Wakes the worker and waits, up to sync_wait, for `version` of the
+  // contact to be delivered, refused or superseded.
+  absl::StatusOr<ChangeOutcome> AwaitDelivery(
+      const IntegrationRecord& integration, const std::string& contact_id,
+      int64_t version, bool is_delete);
+  // Tells waiting callers what happened to a contact.
+  void Publish(const std::string& account_id, const std::string& contact_id,
+               const DeliveryReport& report);
+  // Pauses the account when Pipedrive refuses the company as a whole.
+  bool MaybePause(const std::string& account_id, const absl::Status& error,
+                  absl::Time& retry_at);
   absl::Status ApplyUpsert(const IntegrationRecord& integration,
                            Credentials& creds, ContactDelivery& delivery,
                            const PendingChange& change, ContactRecord& record,
@@ -147,6 +169,16 @@ class SyncEngine {
   Options options_;
   absl::Mutex rng_mu_;
   absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
+  std::function<void(const std::string&)> wake_;
+
+  // Outcomes for callers waiting in this process, by (account, contact).
+  struct Waiting {
+    int waiters = 0;
+    std::optional<DeliveryReport> report;
+  };
+  absl::Mutex waiting_mu_;
+  std::map<std::pair<std::string, std::string>, Waiting> waiting_
+      ABSL_GUARDED_BY(waiting_mu_);
 };
 
 }  // namespace wave::pipedrive

@@ -336,6 +336,27 @@ ContactStore::DueChanges(int limit) {
   }
 }
 
+absl::StatusOr<std::vector<std::string>> ContactStore::DueContactsOf(
+    const std::string& account_id, int limit) {
+  auto lease = pool_->Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    pqxx::read_transaction tx(lease->conn());
+    pqxx::result rows = tx.exec_params(
+        "SELECT contact_id FROM sync_queue"
+        " WHERE account_id = $1 AND next_attempt_at <= now()"
+        " ORDER BY (source = 'import'), next_attempt_at, enqueued_at"
+        " LIMIT $2",
+        account_id, limit);
+    std::vector<std::string> due;
+    due.reserve(rows.size());
+    for (const auto& row : rows) due.push_back(row[0].as<std::string>());
+    return due;
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "list due contacts");
+  }
+}
+
 absl::Status ContactStore::RecordCreateIntent(const std::string& account_id,
                                               const std::string& contact_id,
                                               const std::string& kind) {

@@ -142,6 +142,11 @@ class ContactStore {
       const std::string& account_id, const std::string& contact_id,
       bool skip_locked);
 
+  // Contacts of one account whose pending change is due: real-time changes
+  // first, then in the order they became due.
+  absl::StatusOr<std::vector<std::string>> DueContactsOf(
+      const std::string& account_id, int limit);
+
   // Contacts of connected accounts whose pending change is due, real-time
   // changes first.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DueChanges(

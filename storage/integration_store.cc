@@ -18,7 +18,8 @@ constexpr char kSelectIntegration[] =
     " token_generation, auto_sync, channel_option_id,"
     " (extract(epoch FROM connected_at) * 1000000)::bigint,"
     " (extract(epoch FROM last_success_at) * 1000000)::bigint,"
-    " last_error"
+    " last_error,"
+    " (extract(epoch FROM paused_until) * 1000000)::bigint"
     " FROM integrations WHERE account_id = $1";
 
 IntegrationState StateFromName(const std::string& name) {
@@ -94,6 +95,7 @@ absl::StatusOr<IntegrationRecord> ReadRecord(const pqxx::row& row,
   r.connected_at = TimeFromMicros(row[14]);
   r.last_success_at = TimeFromMicros(row[15]);
   r.last_error = row[16].as<std::string>();
+  r.paused_until = TimeFromMicros(row[17]);
   return r;
 }
 
@@ -158,7 +160,7 @@ absl::StatusOr<bool> IntegrationStore::SaveConnection(const NewConnection& c) {
         " refresh_token_enc = EXCLUDED.refresh_token_enc,"
         " access_expires_at = EXCLUDED.access_expires_at,"
         " token_generation = integrations.token_generation + 1,"
-        " auto_sync = EXCLUDED.auto_sync,"
+        " auto_sync = EXCLUDED.auto_sync, paused_until = NULL,"
         " channel_option_id = EXCLUDED.channel_option_id,"
         " connected_at = now(),"
         " disconnected_at = NULL, last_error = '', updated_at = now()",
@@ -283,14 +285,42 @@ absl::Status IntegrationStore::RecordSuccess(const std::string& account_id) {
   try {
     pqxx::work tx(lease->conn());
     pqxx::result updated = tx.exec_params(
-        "UPDATE integrations SET last_success_at = now() "
-        "WHERE account_id = $1 RETURNING account_id",
+        "UPDATE integrations SET last_success_at = now(),"
+        " state = CASE WHEN state = 'paused' THEN 'connected' ELSE state END,"
+        " paused_reason = CASE WHEN state = 'paused' THEN ''"
+        "   ELSE paused_reason END,"
+        " paused_until = CASE WHEN state = 'paused' THEN NULL"
+        "   ELSE paused_until END"
+        " WHERE account_id = $1 RETURNING account_id",
         account_id);
     if (updated.empty()) return NotFound(account_id);
     tx.commit();
     return absl::OkStatus();
   } catch (const std::exception& e) {
     return StatusFromPqxx(e, "record success");
+  }
+}
+
+absl::Status IntegrationStore::Pause(const std::string& account_id,
+                                     const std::string& reason,
+                                     absl::Time until) {
+  auto lease = pool_->Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    pqxx::work tx(lease->conn());
+    // Only a working integration is paused: a disconnect or a needed
+    // reconnect says more.
+    pqxx::result updated = tx.exec_params(
+        "UPDATE integrations SET state = 'paused', paused_reason = $2,"
+        " paused_until = to_timestamp($3::double precision / 1000000),"
+        " updated_at = now()"
+        " WHERE account_id = $1 AND state IN ('connected', 'paused')"
+        " RETURNING account_id",
+        account_id, reason, absl::ToUnixMicros(until));
+    tx.commit();
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "pause integration");
   }
 }
 

@@ -31,6 +31,7 @@ struct IntegrationRecord {
   std::string account_id;
   IntegrationState state = IntegrationState::kDisconnected;
   std::string paused_reason;
+  std::optional<absl::Time> paused_until;
   int64_t company_id = 0;
   std::string company_name;
   std::string company_domain;
@@ -101,6 +102,12 @@ class IntegrationStore {
   absl::StatusOr<IntegrationRecord> MarkDisconnected(
       const std::string& account_id);
 
+  // Pauses delivery for the account until `until`, saying why. Work stays
+  // queued.
+  absl::Status Pause(const std::string& account_id, const std::string& reason,
+                     absl::Time until);
+
+  // Notes a successful delivery; a paused account is connected again.
   absl::Status RecordSuccess(const std::string& account_id);
   absl::Status RecordError(const std::string& account_id,
                            const std::string& error);

@@ -106,6 +106,7 @@ class EndToEndTest : public ::testing::Test {
     config.state_signing_key = kStateKey;
     config.caller_tokens = caller_tokens_;
     config.worker_poll_ms = 50;
+    config.lease_ttl_ms = 2000;
     return config;
   }
 
@@ -114,7 +115,6 @@ class EndToEndTest : public ::testing::Test {
     SyncEngine::Options engine;
     engine.retry_base = absl::Milliseconds(50);
     engine.retry_cap = absl::Milliseconds(200);
-    engine.inline_grace = absl::Seconds(30);
     overrides.engine = engine;
     auto app = Application::Start(Config(), overrides);
     ASSERT_TRUE(app.ok()) << app.status();
@@ -137,6 +137,7 @@ class EndToEndTest : public ::testing::Test {
         absl::StrCat("TOKEN_ENCRYPTION_KEYS=", key_line_),
         absl::StrCat("STATE_SIGNING_KEY=", kStateKey),
         "WORKER_POLL_MS=50",
+        "LEASE_TTL_MS=2000",
         "LOG_LEVEL=warning"};
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
