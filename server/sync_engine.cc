@@ -476,13 +476,33 @@ absl::Status SyncEngine::SyncPerson(const std::string& account,
       return absl::OkStatus();
     }
     if (!absl::IsNotFound(updated.status())) return updated.status();
-    // Deleted or merged away in Pipedrive: created again, once per delivery.
-    spdlog::warn(
-        "account {} contact {}: person gone in Pipedrive; "
-        "creating it again",
-        account, record.contact_id);
+    // Deleted or merged away in Pipedrive. A merge left a Person with the
+    // same name and email: follow it. Otherwise create it again, once.
+    const int64_t gone = *record.person_id;
     record.person_id.reset();
     record.written_person.reset();
+    auto other = FindPersonLike(account, creds, desired, writes);
+    if (!other.ok()) return other.status();
+    if (other->has_value() && **other != gone) {
+      spdlog::info(
+          "account {} contact {}: person merged in Pipedrive; "
+          "following it",
+          account, record.contact_id);
+      const int64_t id = **other;
+      auto linked = tokens_->WithRetryOnUnauthenticated<Person>(
+          account, creds, [&](const Credentials& c) {
+            return pipedrive_->UpdatePerson(c, id, desired);
+          });
+      ++writes;
+      if (!linked.ok()) return linked.status();
+      record.person_id = id;
+      record.written_person = PersonToJson(desired).dump();
+      return absl::OkStatus();
+    }
+    spdlog::info(
+        "account {} contact {}: person deleted in Pipedrive; "
+        "creating it again",
+        account, record.contact_id);
   }
 
   if (absl::Status s =
@@ -564,8 +584,14 @@ absl::StatusOr<std::optional<int64_t>> SyncEngine::RecoverPerson(
   auto in_doubt = delivery.HasCreateIntent("person");
   if (!in_doubt.ok()) return in_doubt.status();
   if (!*in_doubt) return std::optional<int64_t>();
-  // The lost attempt sent the same name and primary email or phone; find the
-  // Person it made by an exact search on them.
+  return FindPersonLike(account, creds, desired, calls);
+}
+
+absl::StatusOr<std::optional<int64_t>> SyncEngine::FindPersonLike(
+    const std::string& account, Credentials& creds, const PersonWrite& desired,
+    int& calls) {
+  // An exact search on the primary email, else the primary phone, for a
+  // Person with the same name.
   const auto primary =
       [](const std::optional<std::vector<ContactPoint>>& list) -> std::string {
     if (!list.has_value()) return "";
@@ -587,8 +613,6 @@ absl::StatusOr<std::optional<int64_t>> SyncEngine::RecoverPerson(
     if (!matches.ok()) return matches.status();
     for (const PersonMatch& match : *matches) {
       if (match.name == desired.name.value_or("")) {
-        spdlog::info("account {}: found the person a lost create made",
-                     account);
         return std::optional<int64_t>(match.id);
       }
     }

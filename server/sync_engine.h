@@ -154,6 +154,10 @@ class SyncEngine {
   absl::StatusOr<std::optional<int64_t>> RecoverPerson(
       const std::string& account, Credentials& creds, ContactDelivery& delivery,
       const PersonWrite& desired, int& calls);
+  // A live Person with the same name and primary email (else phone).
+  absl::StatusOr<std::optional<int64_t>> FindPersonLike(
+      const std::string& account, Credentials& creds,
+      const PersonWrite& desired, int& calls);
   absl::StatusOr<std::optional<std::string>> RecoverLead(
       const std::string& account, Credentials& creds, ContactDelivery& delivery,
       const ContactRecord& record, int& calls);

@@ -77,6 +77,7 @@ class EndToEndTest : public ::testing::Test {
     sandbox::SandboxOptions sandbox_options;
     sandbox_options.client_id = kClientId;
     sandbox_options.client_secret = kClientSecret;
+    sandbox_options.daily_token_budget = daily_token_budget_;
     sandbox_ = std::make_unique<sandbox::FakePipedrive>(sandbox_options);
     company_ = sandbox_->AddCompany("Acme Sales", "acme-sales");
     admin_ = sandbox_->AddUser(company_, "Alice Admin", "alice@acme.example");
@@ -115,6 +116,8 @@ class EndToEndTest : public ::testing::Test {
     SyncEngine::Options engine;
     engine.retry_base = absl::Milliseconds(50);
     engine.retry_cap = absl::Milliseconds(200);
+    engine.access_pause = absl::Milliseconds(500);
+    engine.budget_pause = absl::Milliseconds(500);
     overrides.engine = engine;
     auto app = Application::Start(Config(), overrides);
     ASSERT_TRUE(app.ok()) << app.status();
@@ -283,6 +286,7 @@ class EndToEndTest : public ::testing::Test {
 
   std::string key_line_ = TokenCipher::GenerateKeyLine("test1");
   std::string caller_tokens_;
+  int64_t daily_token_budget_ = 300000;
   std::unique_ptr<sandbox::FakePipedrive> sandbox_;
   int64_t company_ = 0;
   int64_t admin_ = 0;
