@@ -62,8 +62,8 @@ RetryDecision RetryPolicy::Decide(const absl::Status& error,
 absl::Time RetryPolicy::Backoff(absl::Time now, int attempts) const {
   absl::Duration ceiling = options_.base;
   // Doubling stops at the cap, so the loop is short and cannot overflow.
-  for (int i = 0; i < attempts && ceiling < options_.cap &&
-                  ceiling > absl::ZeroDuration();
+  for (int i = 0;
+       i < attempts && ceiling < options_.cap && ceiling > absl::ZeroDuration();
        ++i) {
     ceiling *= 2;
   }
