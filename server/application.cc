@@ -2,6 +2,7 @@
 
 #include "client/curl_http_transport.h"
 #include "client/curl_pipedrive_client.h"
+#include "client/rate_limited_transport.h"
 #include "server/caller_auth.h"
 #include "server/delivery_worker.h"
 #include "server/integration_manager.h"
@@ -122,9 +123,11 @@ absl::StatusOr<std::unique_ptr<Application>> Application::Start(
     spdlog::warn("no caller tokens configured: every caller is accepted");
   }
 
-  p->transport = overrides.transport != nullptr
-                     ? overrides.transport
-                     : std::make_shared<CurlHttpTransport>();
+  // Every call is paced per access token within Pipedrive's burst window;
+  // account leases make this process the only one using the token.
+  p->transport = std::make_shared<RateLimitedTransport>(
+      overrides.transport != nullptr ? overrides.transport
+                                     : std::make_shared<CurlHttpTransport>());
   PipedriveClientOptions client_options;
   client_options.oauth_base_url = config.pipedrive_oauth_url;
   client_options.client_id = config.pipedrive_client_id;

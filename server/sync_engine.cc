@@ -49,10 +49,6 @@ std::optional<LeadWrite> ParseLead(const std::optional<std::string>& s) {
   return LeadFromJson(json);
 }
 
-// Whether a failure is final for this version of the contact: Pipedrive
-// understood the request and refuses its content.
-bool IsPermanent(const absl::Status& s) { return absl::IsInvalidArgument(s); }
-
 // What went wrong, without Pipedrive's message text.
 std::string ErrorSummary(const std::string& contact_id,
                          const absl::Status& error) {
@@ -85,7 +81,9 @@ SyncEngine::SyncEngine(IntegrationStore* integrations, ContactStore* contacts,
       contacts_(contacts),
       tokens_(tokens),
       pipedrive_(pipedrive),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      retry_(RetryPolicy::Options{options_.retry_base, options_.retry_cap},
+             options_.clock) {}
 
 absl::StatusOr<IntegrationRecord> SyncEngine::AcceptingIntegration(
     const std::string& account_id) {
@@ -362,7 +360,8 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
     result.record.last_error.clear();
     result.record.last_error_action.clear();
     report.delivered = true;
-  } else if (IsPermanent(applied) && change.kind == ChangeKind::kUpsert) {
+  } else if (change.kind == ChangeKind::kUpsert &&
+             !retry_.Decide(applied, change.attempts).retry) {
     result.done = true;
     result.record.failed_version = change.version;
     result.record.last_error = std::string(applied.message());
@@ -682,20 +681,10 @@ absl::Status SyncEngine::ApplyDelete(const std::string& account_id,
 }
 
 absl::Time SyncEngine::RetryAt(int attempts, const absl::Status& error) {
-  const absl::Time now = options_.clock();
-  // Pipedrive says when its rate-limit window opens again.
-  if (auto details = GetHttpErrorDetails(error);
-      details.has_value() && details->ratelimit_reset.has_value()) {
-    return now + *details->ratelimit_reset;
-  }
-  absl::Duration ceiling = options_.retry_base;
-  for (int i = 0; i < attempts && ceiling < options_.retry_cap; ++i) {
-    ceiling *= 2;
-  }
-  ceiling = std::min(ceiling, options_.retry_cap);
-  absl::MutexLock lock(&rng_mu_);
-  return now + absl::Milliseconds(absl::Uniform<int64_t>(
-                   rng_, 0, absl::ToInt64Milliseconds(ceiling) + 1));
+  const RetryDecision decision = retry_.Decide(error, attempts);
+  // A change that cannot be refused for good (a deletion Pipedrive
+  // answers 400) is tried again, rarely.
+  return decision.retry ? decision.at : options_.clock() + options_.retry_cap;
 }
 
 }  // namespace wave::pipedrive

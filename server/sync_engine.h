@@ -2,12 +2,12 @@
 #define WAVE_SERVER_SYNC_ENGINE_H_
 
 #include "client/pipedrive_client.h"
+#include "server/retry_policy.h"
 #include "server/token_manager.h"
 #include "storage/contact_store.h"
 #include "storage/integration_store.h"
 #include "wave/integrations/pipedrive/v1/pipedrive_sync.pb.h"
 
-#include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -171,8 +171,7 @@ class SyncEngine {
   TokenManager* tokens_;
   PipedriveClient* pipedrive_;
   Options options_;
-  absl::Mutex rng_mu_;
-  absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
+  RetryPolicy retry_;
   std::function<void(const std::string&)> wake_;
 
   // Outcomes for callers waiting in this process, by (account, contact).

@@ -60,7 +60,7 @@ inline int FreePort() {
 }
 
 // The database the test runner (tests/with_postgres.sh) created.
-inline std::string TestDatabaseUrl() {
+inline std::string SharedDatabaseUrl() {
   const char* url = std::getenv("WAVE_TEST_DATABASE_URL");
   return url == nullptr ? "" : url;
 }
@@ -71,9 +71,19 @@ inline std::string TestDatabaseUrl() {
 class EndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(TestDatabaseUrl().empty())
+    ASSERT_FALSE(SharedDatabaseUrl().empty())
         << "WAVE_TEST_DATABASE_URL is not set: run the tests with "
            "'make test' (tests/with_postgres.sh)";
+    // A schema of its own: tests run in parallel, and a process of one test
+    // must not pick up another test's accounts (their keys differ).
+    schema_ = absl::StrCat("t_", absl::Hex(absl::Uniform<uint64_t>(
+                                     absl::BitGen())));
+    {
+      pqxx::connection conn(SharedDatabaseUrl());
+      pqxx::work tx(conn);
+      tx.exec0(absl::StrCat("CREATE SCHEMA ", schema_));
+      tx.commit();
+    }
     sandbox::SandboxOptions sandbox_options;
     sandbox_options.client_id = kClientId;
     sandbox_options.client_secret = kClientSecret;
@@ -92,6 +102,19 @@ class EndToEndTest : public ::testing::Test {
   void TearDown() override {
     app_.reset();
     if (sandbox_ != nullptr) sandbox_->Stop();
+    if (!schema_.empty()) {
+      pqxx::connection conn(SharedDatabaseUrl());
+      pqxx::work tx(conn);
+      tx.exec0(absl::StrCat("DROP SCHEMA ", schema_, " CASCADE"));
+      tx.commit();
+    }
+  }
+
+  // This test's database: the shared one, with its own schema first on the
+  // search path.
+  std::string TestDatabaseUrl() const {
+    return absl::StrCat(SharedDatabaseUrl(), " options='-csearch_path=",
+                        schema_, "'");
   }
 
   ServerConfig Config() {
@@ -284,6 +307,7 @@ class EndToEndTest : public ::testing::Test {
     return token.ok() ? *token : "";
   }
 
+  std::string schema_;
   std::string key_line_ = TokenCipher::GenerateKeyLine("test1");
   std::string caller_tokens_;
   int64_t daily_token_budget_ = 300000;

@@ -334,7 +334,7 @@ TEST_F(SyncFlowTest, ConcurrentSyncsOfNewContactYieldOnePersonAndLead) {
   ConnectAccount();
   std::vector<std::thread> callers;
   std::atomic<int> ok{0};
-  for (int i = 0; i < 20; ++i) {
+  for (int i = 0; i < 50; ++i) {
     callers.emplace_back([&] {
       v1::SyncContactResponse response;
       if (Sync(JaneDoe("c-1", 1), &response).ok()) ++ok;
@@ -342,7 +342,7 @@ TEST_F(SyncFlowTest, ConcurrentSyncsOfNewContactYieldOnePersonAndLead) {
   }
   for (auto& t : callers) t.join();
 
-  EXPECT_EQ(ok.load(), 20);
+  EXPECT_EQ(ok.load(), 50);
   EXPECT_THAT(LivePersons(company_), SizeIs(1));
   EXPECT_THAT(LiveLeads(company_), SizeIs(1));
 }
