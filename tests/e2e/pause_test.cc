@@ -133,3 +133,63 @@ TEST_F(PauseTest, PersonMergedInPipedriveIsFollowed) {
 
 }  // namespace
 }  // namespace wave::pipedrive::testing
+
+namespace wave::pipedrive::testing {
+namespace {
+
+class SalesTeamTest : public EndToEndTest {};
+
+TEST_F(SalesTeamTest, ArchivedLeadIsNeverEditedOrRecreatedButPersonIs) {
+  ConnectAccount();
+  v1::SyncContactResponse first;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &first).ok());
+  sandbox_->ArchiveLead(first.sync().lead_id());
+  sandbox_->ClearRequests();
+  v1::Contact changed = JaneDoe("c-1", 2);
+  changed.set_job_title("CEO");
+  changed.mutable_phones(0)->set_value("+1 415 555 0111");
+
+  v1::SyncContactResponse second;
+  ASSERT_TRUE(Sync(changed, &second).ok());
+  v1::Contact again = changed;
+  again.set_version(3);
+  again.set_job_title("Chair");
+  again.mutable_phones(0)->set_value("+1 415 555 0122");
+  v1::SyncContactResponse third;
+  ASSERT_TRUE(Sync(again, &third).ok());
+
+  EXPECT_EQ(second.outcome(), v1::SyncContactResponse::APPLIED);
+  EXPECT_EQ(third.sync().state(), v1::ContactSync::SYNCED);
+  // One refused edit taught the service; no lead was made or sent again.
+  EXPECT_EQ(sandbox_->CountRequests("PATCH", "/api/v1/leads/"), 1);
+  EXPECT_EQ(sandbox_->CountRequests("POST", "/api/v1/leads"), 0);
+  auto leads = sandbox_->Leads(company_);
+  ASSERT_THAT(leads, SizeIs(1));
+  EXPECT_TRUE(leads[0].is_archived);
+  EXPECT_THAT(leads[0].title, HasSubstr("VP Sales"));
+  auto persons = LivePersons(company_);
+  ASSERT_THAT(persons, SizeIs(1));
+  EXPECT_EQ(persons[0].phones[0].value, "+1 415 555 0122");
+  EXPECT_EQ(sandbox_->CountRequests("PATCH", "/api/v2/persons/"), 2);
+}
+
+TEST_F(SalesTeamTest, ConvertedLeadIsLeftAlone) {
+  ConnectAccount();
+  v1::SyncContactResponse first;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &first).ok());
+  sandbox_->ConvertLead(first.sync().lead_id());
+  sandbox_->ClearRequests();
+  v1::Contact changed = JaneDoe("c-1", 2);
+  changed.set_company("Other Inc");
+
+  v1::SyncContactResponse second;
+  ASSERT_TRUE(Sync(changed, &second).ok());
+
+  EXPECT_EQ(second.outcome(), v1::SyncContactResponse::APPLIED);
+  EXPECT_EQ(sandbox_->CountRequests("POST", "/api/v1/leads"), 0);
+  EXPECT_THAT(LiveLeads(company_), SizeIs(0));
+  EXPECT_THAT(LivePersons(company_), SizeIs(1));
+}
+
+}  // namespace
+}  // namespace wave::pipedrive::testing
