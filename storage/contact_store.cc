@@ -1,6 +1,7 @@
 #include "storage/contact_store.h"
 
 #include "storage/pg_status.h"
+#include "storage/pg_transaction.h"
 
 #include "absl/strings/str_cat.h"
 #include "pqxx/pqxx"
@@ -202,91 +203,83 @@ absl::StatusOr<AcceptOutcome> ContactStore::AcceptUpsert(
     const std::string& account_id, const std::string& contact_id,
     int64_t version, const std::string& payload, bool from_import,
     const std::string& import_id, absl::Duration worker_delay) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::work tx(lease->conn());
-    ContactRecord c = LockContact(tx, account_id, contact_id, version);
-    if (c.deleted_version.has_value() && version <= *c.deleted_version) {
-      return AcceptOutcome::kStale;
-    }
-    if (version < c.latest_version) return AcceptOutcome::kStale;
-    if (version == c.synced_version) {
-      return AcceptOutcome::kAlreadySynced;
-    }
-    tx.exec_params(
-        "UPDATE contacts SET latest_version = $3, updated_at = now()"
-        " WHERE account_id = $1 AND contact_id = $2",
-        account_id, contact_id, version);
-    Enqueue(tx, account_id, contact_id, version, "upsert", payload,
-            from_import ? "import" : "realtime",
-            import_id.empty() ? std::nullopt
-                              : std::optional<std::string>(import_id),
-            worker_delay);
-    tx.commit();
-    return AcceptOutcome::kQueued;
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "accept contact");
-  }
+  return InTransaction(
+      *pool_, "accept contact",
+      [&](pqxx::work& tx) -> absl::StatusOr<AcceptOutcome> {
+        ContactRecord c = LockContact(tx, account_id, contact_id, version);
+        if (c.deleted_version.has_value() && version <= *c.deleted_version) {
+          return AcceptOutcome::kStale;
+        }
+        if (version < c.latest_version) return AcceptOutcome::kStale;
+        if (version == c.synced_version) {
+          return AcceptOutcome::kAlreadySynced;
+        }
+        tx.exec_params(
+            "UPDATE contacts SET latest_version = $3, updated_at = now()"
+            " WHERE account_id = $1 AND contact_id = $2",
+            account_id, contact_id, version);
+        Enqueue(tx, account_id, contact_id, version, "upsert", payload,
+                from_import ? "import" : "realtime",
+                import_id.empty() ? std::nullopt
+                                  : std::optional<std::string>(import_id),
+                worker_delay);
+        tx.commit();
+        return AcceptOutcome::kQueued;
+      });
 }
 
 absl::StatusOr<AcceptOutcome> ContactStore::AcceptDelete(
     const std::string& account_id, const std::string& contact_id,
     int64_t version, absl::Duration worker_delay) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::work tx(lease->conn());
-    ContactRecord c = LockContact(tx, account_id, contact_id, version);
-    if (c.deleted_version.has_value() && version <= *c.deleted_version) {
-      return AcceptOutcome::kAlreadySynced;
-    }
-    // The tombstone holds even when a newer update wins: no update up to
-    // this version may apply afterwards.
-    tx.exec_params(
-        "UPDATE contacts SET deleted_version = $3,"
-        " latest_version = greatest(latest_version, $3), updated_at = now()"
-        " WHERE account_id = $1 AND contact_id = $2",
-        account_id, contact_id, version);
-    if (version < c.latest_version) {
-      tx.commit();
-      return AcceptOutcome::kStale;
-    }
-    Enqueue(tx, account_id, contact_id, version, "delete", std::nullopt,
-            "realtime", std::nullopt, worker_delay);
-    tx.commit();
-    return AcceptOutcome::kQueued;
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "accept deletion");
-  }
+  return InTransaction(
+      *pool_, "accept deletion",
+      [&](pqxx::work& tx) -> absl::StatusOr<AcceptOutcome> {
+        ContactRecord c = LockContact(tx, account_id, contact_id, version);
+        if (c.deleted_version.has_value() && version <= *c.deleted_version) {
+          return AcceptOutcome::kAlreadySynced;
+        }
+        // The tombstone holds even when a newer update wins: no update up to
+        // this version may apply afterwards.
+        tx.exec_params(
+            "UPDATE contacts SET deleted_version = $3,"
+            " latest_version = greatest(latest_version, $3), updated_at = now()"
+            " WHERE account_id = $1 AND contact_id = $2",
+            account_id, contact_id, version);
+        if (version < c.latest_version) {
+          tx.commit();
+          return AcceptOutcome::kStale;
+        }
+        Enqueue(tx, account_id, contact_id, version, "delete", std::nullopt,
+                "realtime", std::nullopt, worker_delay);
+        tx.commit();
+        return AcceptOutcome::kQueued;
+      });
 }
 
 absl::StatusOr<std::optional<ContactRecord>> ContactStore::Get(
     const std::string& account_id, const std::string& contact_id) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::read_transaction tx(lease->conn());
-    pqxx::result rows = tx.exec_params(kSelectContact, account_id, contact_id);
-    if (rows.empty()) return std::optional<ContactRecord>();
-    return std::optional<ContactRecord>(ReadContact(rows[0]));
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "read contact");
-  }
+  return InTransaction<pqxx::read_transaction>(
+      *pool_, "read contact",
+      [&](pqxx::read_transaction& tx)
+          -> absl::StatusOr<std::optional<ContactRecord>> {
+        pqxx::result rows =
+            tx.exec_params(kSelectContact, account_id, contact_id);
+        if (rows.empty()) return std::optional<ContactRecord>();
+        return std::optional<ContactRecord>(ReadContact(rows[0]));
+      });
 }
 
 absl::StatusOr<std::optional<PendingChange>> ContactStore::GetPending(
     const std::string& account_id, const std::string& contact_id) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::read_transaction tx(lease->conn());
-    pqxx::result rows = tx.exec_params(kSelectPending, account_id, contact_id);
-    if (rows.empty()) return std::optional<PendingChange>();
-    return std::optional<PendingChange>(ReadPending(rows[0]));
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "read pending change");
-  }
+  return InTransaction<pqxx::read_transaction>(
+      *pool_, "read pending change",
+      [&](pqxx::read_transaction& tx)
+          -> absl::StatusOr<std::optional<PendingChange>> {
+        pqxx::result rows =
+            tx.exec_params(kSelectPending, account_id, contact_id);
+        if (rows.empty()) return std::optional<PendingChange>();
+        return std::optional<PendingChange>(ReadPending(rows[0]));
+      });
 }
 
 absl::StatusOr<std::unique_ptr<ContactDelivery>> ContactStore::BeginDelivery(
@@ -338,59 +331,49 @@ ContactStore::DueChanges(int limit) {
 
 absl::StatusOr<std::vector<std::string>> ContactStore::DueContactsOf(
     const std::string& account_id, int limit) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::read_transaction tx(lease->conn());
-    pqxx::result rows = tx.exec_params(
-        "SELECT contact_id FROM sync_queue"
-        " WHERE account_id = $1 AND next_attempt_at <= now()"
-        " ORDER BY (source = 'import'), next_attempt_at, enqueued_at"
-        " LIMIT $2",
-        account_id, limit);
-    std::vector<std::string> due;
-    due.reserve(rows.size());
-    for (const auto& row : rows) due.push_back(row[0].as<std::string>());
-    return due;
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "list due contacts");
-  }
+  return InTransaction<pqxx::read_transaction>(
+      *pool_, "list due contacts",
+      [&](pqxx::read_transaction& tx)
+          -> absl::StatusOr<std::vector<std::string>> {
+        pqxx::result rows = tx.exec_params(
+            "SELECT contact_id FROM sync_queue"
+            " WHERE account_id = $1 AND next_attempt_at <= now()"
+            " ORDER BY (source = 'import'), next_attempt_at, enqueued_at"
+            " LIMIT $2",
+            account_id, limit);
+        std::vector<std::string> due;
+        due.reserve(rows.size());
+        for (const auto& row : rows) due.push_back(row[0].as<std::string>());
+        return due;
+      });
 }
 
 absl::Status ContactStore::RecordCreateIntent(const std::string& account_id,
                                               const std::string& contact_id,
                                               const std::string& kind) {
-  auto lease = side_pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::work tx(lease->conn());
-    tx.exec_params(
-        "INSERT INTO create_intents (account_id, contact_id, kind)"
-        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        account_id, contact_id, kind);
-    tx.commit();
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "record create intent");
-  }
+  return InTransaction(
+      *side_pool_, "record create intent", [&](pqxx::work& tx) -> absl::Status {
+        tx.exec_params(
+            "INSERT INTO create_intents (account_id, contact_id, kind)"
+            " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            account_id, contact_id, kind);
+        tx.commit();
+        return absl::OkStatus();
+      });
 }
 
 absl::Status ContactStore::RecordImport(const std::string& import_id,
                                         const std::string& account_id,
                                         int64_t accepted, int64_t rejected) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::work tx(lease->conn());
-    tx.exec_params(
-        "INSERT INTO imports (import_id, account_id, accepted, rejected,"
-        " finished_at) VALUES ($1, $2, $3, $4, now())",
-        import_id, account_id, accepted, rejected);
-    tx.commit();
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "record import");
-  }
+  return InTransaction(
+      *pool_, "record import", [&](pqxx::work& tx) -> absl::Status {
+        tx.exec_params(
+            "INSERT INTO imports (import_id, account_id, accepted, rejected,"
+            " finished_at) VALUES ($1, $2, $3, $4, now())",
+            import_id, account_id, accepted, rejected);
+        tx.commit();
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace wave::pipedrive

@@ -1,6 +1,7 @@
 #include "storage/integration_store.h"
 
 #include "storage/pg_status.h"
+#include "storage/pg_transaction.h"
 
 #include "absl/strings/str_cat.h"
 #include "pqxx/transaction"
@@ -113,16 +114,13 @@ absl::StatusOr<std::optional<std::string>> Seal(const TokenCipher& cipher,
 
 absl::StatusOr<IntegrationRecord> IntegrationStore::Get(
     const std::string& account_id) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::read_transaction tx(lease->conn());
-    pqxx::result rows = tx.exec_params(kSelectIntegration, account_id);
-    if (rows.empty()) return NotFound(account_id);
-    return ReadRecord(rows[0], *cipher_);
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "read integration");
-  }
+  return InTransaction<pqxx::read_transaction>(
+      *pool_, "read integration",
+      [&](pqxx::read_transaction& tx) -> absl::StatusOr<IntegrationRecord> {
+        pqxx::result rows = tx.exec_params(kSelectIntegration, account_id);
+        if (rows.empty()) return NotFound(account_id);
+        return ReadRecord(rows[0], *cipher_);
+      });
 }
 
 absl::StatusOr<bool> IntegrationStore::SaveConnection(const NewConnection& c) {
@@ -208,182 +206,165 @@ absl::StatusOr<bool> IntegrationStore::SaveConnection(const NewConnection& c) {
 absl::StatusOr<IntegrationRecord> IntegrationStore::UpdateLocked(
     const std::string& account_id,
     const std::function<absl::Status(IntegrationRecord&)>& update) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::work tx(lease->conn());
-    pqxx::result rows = tx.exec_params(
-        absl::StrCat(kSelectIntegration, " FOR UPDATE"), account_id);
-    if (rows.empty()) return NotFound(account_id);
-    auto before = ReadRecord(rows[0], *cipher_);
-    if (!before.ok()) return before.status();
-    IntegrationRecord after = *before;
-    absl::Status updated = update(after);
-    if (!updated.ok()) {
-      if (after.state != before->state) {
+  return InTransaction(
+      *pool_, "update integration",
+      [&](pqxx::work& tx) -> absl::StatusOr<IntegrationRecord> {
+        pqxx::result rows = tx.exec_params(
+            absl::StrCat(kSelectIntegration, " FOR UPDATE"), account_id);
+        if (rows.empty()) return NotFound(account_id);
+        auto before = ReadRecord(rows[0], *cipher_);
+        if (!before.ok()) return before.status();
+        IntegrationRecord after = *before;
+        absl::Status updated = update(after);
+        if (!updated.ok()) {
+          if (after.state != before->state) {
+            tx.exec_params(
+                "UPDATE integrations SET state = $2, paused_reason = $3,"
+                " last_error = $4, updated_at = now() WHERE account_id = $1",
+                account_id, IntegrationStateName(after.state),
+                after.paused_reason, std::string(updated.message()));
+            tx.commit();
+          }
+          return updated;
+        }
+        const bool tokens_changed =
+            after.access_token != before->access_token ||
+            after.refresh_token != before->refresh_token;
+        auto access = Seal(*cipher_, after.access_token, AccessAad(account_id));
+        if (!access.ok()) return access.status();
+        auto refresh =
+            Seal(*cipher_, after.refresh_token, RefreshAad(account_id));
+        if (!refresh.ok()) return refresh.status();
+        if (tokens_changed) ++after.token_generation;
         tx.exec_params(
             "UPDATE integrations SET state = $2, paused_reason = $3,"
-            " last_error = $4, updated_at = now() WHERE account_id = $1",
+            " api_domain = $4, access_token_enc = $5, refresh_token_enc = $6,"
+            " access_expires_at = to_timestamp($7::double precision / 1000000),"
+            " token_generation = $8, updated_at = now() WHERE account_id = $1",
             account_id, IntegrationStateName(after.state), after.paused_reason,
-            std::string(updated.message()));
+            after.api_domain, *access, *refresh,
+            absl::ToUnixMicros(after.access_expires_at),
+            after.token_generation);
         tx.commit();
-      }
-      return updated;
-    }
-    const bool tokens_changed = after.access_token != before->access_token ||
-                                after.refresh_token != before->refresh_token;
-    auto access = Seal(*cipher_, after.access_token, AccessAad(account_id));
-    if (!access.ok()) return access.status();
-    auto refresh = Seal(*cipher_, after.refresh_token, RefreshAad(account_id));
-    if (!refresh.ok()) return refresh.status();
-    if (tokens_changed) ++after.token_generation;
-    tx.exec_params(
-        "UPDATE integrations SET state = $2, paused_reason = $3,"
-        " api_domain = $4, access_token_enc = $5, refresh_token_enc = $6,"
-        " access_expires_at = to_timestamp($7::double precision / 1000000),"
-        " token_generation = $8, updated_at = now() WHERE account_id = $1",
-        account_id, IntegrationStateName(after.state), after.paused_reason,
-        after.api_domain, *access, *refresh,
-        absl::ToUnixMicros(after.access_expires_at), after.token_generation);
-    tx.commit();
-    return after;
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "update integration");
-  }
+        return after;
+      });
 }
 
 absl::StatusOr<IntegrationRecord> IntegrationStore::MarkDisconnected(
     const std::string& account_id) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::work tx(lease->conn());
-    pqxx::result rows = tx.exec_params(
-        "UPDATE integrations SET state = 'disconnected', paused_reason = '',"
-        " access_token_enc = NULL, refresh_token_enc = NULL,"
-        " access_expires_at = NULL,"
-        " token_generation = token_generation + 1,"
-        " disconnected_at = now(), updated_at = now()"
-        " WHERE account_id = $1 RETURNING account_id",
-        account_id);
-    if (rows.empty()) return NotFound(account_id);
-    tx.exec_params("DELETE FROM sync_queue WHERE account_id = $1", account_id);
-    tx.exec_params("DELETE FROM pipedrive_users WHERE account_id = $1",
-                   account_id);
-    pqxx::result record = tx.exec_params(kSelectIntegration, account_id);
-    auto result = ReadRecord(record[0], *cipher_);
-    tx.commit();
-    return result;
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "disconnect integration");
-  }
+  return InTransaction(
+      *pool_, "disconnect integration",
+      [&](pqxx::work& tx) -> absl::StatusOr<IntegrationRecord> {
+        pqxx::result rows = tx.exec_params(
+            "UPDATE integrations SET state = 'disconnected', paused_reason = "
+            "'',"
+            " access_token_enc = NULL, refresh_token_enc = NULL,"
+            " access_expires_at = NULL,"
+            " token_generation = token_generation + 1,"
+            " disconnected_at = now(), updated_at = now()"
+            " WHERE account_id = $1 RETURNING account_id",
+            account_id);
+        if (rows.empty()) return NotFound(account_id);
+        tx.exec_params("DELETE FROM sync_queue WHERE account_id = $1",
+                       account_id);
+        tx.exec_params("DELETE FROM pipedrive_users WHERE account_id = $1",
+                       account_id);
+        pqxx::result record = tx.exec_params(kSelectIntegration, account_id);
+        auto result = ReadRecord(record[0], *cipher_);
+        tx.commit();
+        return result;
+      });
 }
 
 absl::Status IntegrationStore::RecordSuccess(const std::string& account_id) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::work tx(lease->conn());
-    pqxx::result updated = tx.exec_params(
-        "UPDATE integrations SET last_success_at = now(),"
-        " state = CASE WHEN state = 'paused' THEN 'connected' ELSE state END,"
-        " paused_reason = CASE WHEN state = 'paused' THEN ''"
-        "   ELSE paused_reason END,"
-        " paused_until = CASE WHEN state = 'paused' THEN NULL"
-        "   ELSE paused_until END"
-        " WHERE account_id = $1 RETURNING account_id",
-        account_id);
-    if (updated.empty()) return NotFound(account_id);
-    tx.commit();
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "record success");
-  }
+  return InTransaction(
+      *pool_, "record success", [&](pqxx::work& tx) -> absl::Status {
+        pqxx::result updated = tx.exec_params(
+            "UPDATE integrations SET last_success_at = now(),"
+            " state = CASE WHEN state = 'paused' THEN 'connected' ELSE state "
+            "END,"
+            " paused_reason = CASE WHEN state = 'paused' THEN ''"
+            "   ELSE paused_reason END,"
+            " paused_until = CASE WHEN state = 'paused' THEN NULL"
+            "   ELSE paused_until END"
+            " WHERE account_id = $1 RETURNING account_id",
+            account_id);
+        if (updated.empty()) return NotFound(account_id);
+        tx.commit();
+        return absl::OkStatus();
+      });
 }
 
 absl::Status IntegrationStore::Pause(const std::string& account_id,
                                      const std::string& reason,
                                      absl::Time until) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::work tx(lease->conn());
-    // Only a working integration is paused: a disconnect or a needed
-    // reconnect says more.
-    pqxx::result updated = tx.exec_params(
-        "UPDATE integrations SET state = 'paused', paused_reason = $2,"
-        " paused_until = to_timestamp($3::double precision / 1000000),"
-        " updated_at = now()"
-        " WHERE account_id = $1 AND state IN ('connected', 'paused')"
-        " RETURNING account_id",
-        account_id, reason, absl::ToUnixMicros(until));
-    tx.commit();
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "pause integration");
-  }
+  return InTransaction(
+      *pool_, "pause integration", [&](pqxx::work& tx) -> absl::Status {
+        // Only a working integration is paused: a disconnect or a needed
+        // reconnect says more.
+        pqxx::result updated = tx.exec_params(
+            "UPDATE integrations SET state = 'paused', paused_reason = $2,"
+            " paused_until = to_timestamp($3::double precision / 1000000),"
+            " updated_at = now()"
+            " WHERE account_id = $1 AND state IN ('connected', 'paused')"
+            " RETURNING account_id",
+            account_id, reason, absl::ToUnixMicros(until));
+        tx.commit();
+        return absl::OkStatus();
+      });
 }
 
 absl::Status IntegrationStore::RecordError(const std::string& account_id,
                                            const std::string& error) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::work tx(lease->conn());
-    pqxx::result updated = tx.exec_params(
-        "UPDATE integrations SET last_error = $2 WHERE account_id = $1"
-        " RETURNING account_id",
-        account_id, error);
-    if (updated.empty()) return NotFound(account_id);
-    tx.commit();
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "record error");
-  }
+  return InTransaction(
+      *pool_, "record error", [&](pqxx::work& tx) -> absl::Status {
+        pqxx::result updated = tx.exec_params(
+            "UPDATE integrations SET last_error = $2 WHERE account_id = $1"
+            " RETURNING account_id",
+            account_id, error);
+        if (updated.empty()) return NotFound(account_id);
+        tx.commit();
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<std::optional<int64_t>> IntegrationStore::FindUserByEmail(
     const std::string& account_id, const std::string& email_lower) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::read_transaction tx(lease->conn());
-    pqxx::result rows = tx.exec_params(
-        "SELECT user_id FROM pipedrive_users"
-        " WHERE account_id = $1 AND email_lower = $2",
-        account_id, email_lower);
-    if (rows.empty()) return std::optional<int64_t>();
-    return std::optional<int64_t>(rows[0][0].as<int64_t>());
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "find user");
-  }
+  return InTransaction<pqxx::read_transaction>(
+      *pool_, "find user",
+      [&](pqxx::read_transaction& tx)
+          -> absl::StatusOr<std::optional<int64_t>> {
+        pqxx::result rows = tx.exec_params(
+            "SELECT user_id FROM pipedrive_users"
+            " WHERE account_id = $1 AND email_lower = $2",
+            account_id, email_lower);
+        if (rows.empty()) return std::optional<int64_t>();
+        return std::optional<int64_t>(rows[0][0].as<int64_t>());
+      });
 }
 
 absl::StatusOr<IntegrationCounts> IntegrationStore::Counts(
     const std::string& account_id) {
-  auto lease = pool_->Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::read_transaction tx(lease->conn());
-    pqxx::row row = tx.exec_params1(
-        "SELECT"
-        " (SELECT count(*) FROM contacts c WHERE c.account_id = $1"
-        "   AND c.synced_version = c.latest_version"
-        "   AND c.deleted_version IS NULL),"
-        " (SELECT count(*) FROM sync_queue q WHERE q.account_id = $1),"
-        " (SELECT count(*) FROM contacts c WHERE c.account_id = $1"
-        "   AND c.failed_version = c.latest_version),"
-        " (SELECT count(*) FROM pipedrive_users u WHERE u.account_id = $1)",
-        account_id);
-    IntegrationCounts counts;
-    counts.synced = row[0].as<int64_t>();
-    counts.queued = row[1].as<int64_t>();
-    counts.failed = row[2].as<int64_t>();
-    counts.pipedrive_users = row[3].as<int32_t>();
-    return counts;
-  } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "count contacts");
-  }
+  return InTransaction<pqxx::read_transaction>(
+      *pool_, "count contacts",
+      [&](pqxx::read_transaction& tx) -> absl::StatusOr<IntegrationCounts> {
+        pqxx::row row = tx.exec_params1(
+            "SELECT"
+            " (SELECT count(*) FROM contacts c WHERE c.account_id = $1"
+            "   AND c.synced_version = c.latest_version"
+            "   AND c.deleted_version IS NULL),"
+            " (SELECT count(*) FROM sync_queue q WHERE q.account_id = $1),"
+            " (SELECT count(*) FROM contacts c WHERE c.account_id = $1"
+            "   AND c.failed_version = c.latest_version),"
+            " (SELECT count(*) FROM pipedrive_users u WHERE u.account_id = $1)",
+            account_id);
+        IntegrationCounts counts;
+        counts.synced = row[0].as<int64_t>();
+        counts.queued = row[1].as<int64_t>();
+        counts.failed = row[2].as<int64_t>();
+        counts.pipedrive_users = row[3].as<int32_t>();
+        return counts;
+      });
 }
 
 }  // namespace wave::pipedrive
