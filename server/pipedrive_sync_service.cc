@@ -355,6 +355,26 @@ grpc::Status PipedriveSyncService::ImportAll(
   int64_t accepted = 0;
   int64_t rejected = 0;
   int64_t index = 0;
+  // Valid contacts are written in batches: one transaction each, and memory
+  // bounded by the batch, whatever the length of the stream.
+  constexpr size_t kImportBatch = 500;
+  std::vector<v1::Contact> batch;
+  auto flush = [&]() -> grpc::Status {
+    if (batch.empty()) return grpc::Status::OK;
+    absl::Status s = engine_->AcceptImported(account_id, import_id, batch);
+    // What was accepted stays accepted; the caller learns where it stopped
+    // and can stream the rest again.
+    if (!s.ok()) {
+      return grpc::Status(
+          static_cast<grpc::StatusCode>(s.code()),
+          absl::StrCat("import ", import_id, " stopped after accepting ",
+                       accepted, " contacts (the first ", accepted,
+                       " valid ones of the stream): ", s.message()));
+    }
+    accepted += static_cast<int64_t>(batch.size());
+    batch.clear();
+    return grpc::Status::OK;
+  };
   Lenient<v1::ImportAllRequest> received;
   while (reader->Read(&received)) {
     const v1::ImportAllRequest& message = received.message;
@@ -391,29 +411,19 @@ grpc::Status PipedriveSyncService::ImportAll(
     absl::Status valid = message.has_contact()
                              ? ValidateContact(message.contact())
                              : absl::InvalidArgumentError("contact: required");
-    absl::Status outcome = valid;
     if (valid.ok()) {
-      auto accepted_contact =
-          engine_->AcceptImported(account_id, import_id, message.contact());
-      // Storage failing mid-import: what was accepted stays accepted; the
-      // caller learns where it stopped and can stream the rest again.
-      if (!accepted_contact.ok()) {
-        return grpc::Status(
-            static_cast<grpc::StatusCode>(accepted_contact.status().code()),
-            absl::StrCat("import ", import_id, " stopped at message ", index,
-                         " after accepting ", accepted,
-                         " contacts: ", accepted_contact.status().message()));
+      batch.push_back(message.contact());
+      if (batch.size() >= kImportBatch) {
+        if (grpc::Status s = flush(); !s.ok()) return s;
       }
-    }
-    if (outcome.ok()) {
-      ++accepted;
     } else {
       ++rejected;
-      AddRejection(message.contact().contact_id(), outcome,
+      AddRejection(message.contact().contact_id(), valid,
                    options_.max_listed_rejections, response);
     }
     ++index;
   }
+  if (grpc::Status s = flush(); !s.ok()) return s;
   if (account_id.empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "the stream carried no contacts");

@@ -158,14 +158,20 @@ absl::StatusOr<ChangeOutcome> SyncEngine::Unsent(const std::string& account_id,
   return outcome;
 }
 
-absl::StatusOr<AcceptOutcome> SyncEngine::AcceptImported(
-    const std::string& account_id, const std::string& import_id,
-    const Contact& contact) {
-  auto payload = ContactToJson(contact);
-  if (!payload.ok()) return payload.status();
-  return contacts_->AcceptUpsert(
-      account_id, contact.contact_id(), contact.version(), *payload,
-      /*from_import=*/true, import_id, absl::ZeroDuration());
+absl::Status SyncEngine::AcceptImported(const std::string& account_id,
+                                        const std::string& import_id,
+                                        const std::vector<Contact>& contacts) {
+  std::vector<ImportedContact> batch;
+  batch.reserve(contacts.size());
+  for (const Contact& contact : contacts) {
+    auto payload = ContactToJson(contact);
+    if (!payload.ok()) return payload.status();
+    batch.push_back({contact.contact_id(), contact.version(), *payload});
+  }
+  auto outcomes = contacts_->AcceptImportBatch(account_id, import_id, batch);
+  if (!outcomes.ok()) return outcomes.status();
+  if (wake_) wake_(account_id);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ChangeOutcome> SyncEngine::AwaitDelivery(

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace wave::pipedrive {
 
@@ -89,10 +90,11 @@ class SyncEngine {
                                               const std::string& contact_id,
                                               int64_t version);
 
-  // Records one contact of an import; delivery happens in the background.
-  absl::StatusOr<AcceptOutcome> AcceptImported(
+  // Records a batch of imported contacts (valid ones) in one transaction;
+  // delivery happens in the background, after real-time changes.
+  absl::Status AcceptImported(
       const std::string& account_id, const std::string& import_id,
-      const integrations::pipedrive::v1::Contact& contact);
+      const std::vector<integrations::pipedrive::v1::Contact>& contacts);
 
   // Stores the counts of a finished import.
   absl::Status RecordImport(const std::string& import_id,

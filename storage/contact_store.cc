@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "pqxx/pqxx"
 
+#include <algorithm>
 #include <utility>
 
 namespace wave::pipedrive {
@@ -199,32 +200,71 @@ absl::StatusOr<std::optional<int64_t>> ContactDelivery::FindOwner(
   }
 }
 
+namespace {
+
+// AcceptUpsert's decision and writes, inside the caller's transaction.
+AcceptOutcome AcceptUpsertIn(pqxx::work& tx, const std::string& account_id,
+                             const std::string& contact_id, int64_t version,
+                             const std::string& payload, bool from_import,
+                             const std::string& import_id,
+                             absl::Duration worker_delay) {
+  ContactRecord c = LockContact(tx, account_id, contact_id, version);
+  if (c.deleted_version.has_value() && version <= *c.deleted_version) {
+    return AcceptOutcome::kStale;
+  }
+  if (version < c.latest_version) return AcceptOutcome::kStale;
+  if (version == c.synced_version) return AcceptOutcome::kAlreadySynced;
+  tx.exec_params(
+      "UPDATE contacts SET latest_version = $3, updated_at = now()"
+      " WHERE account_id = $1 AND contact_id = $2",
+      account_id, contact_id, version);
+  Enqueue(
+      tx, account_id, contact_id, version, "upsert", payload,
+      from_import ? "import" : "realtime",
+      import_id.empty() ? std::nullopt : std::optional<std::string>(import_id),
+      worker_delay);
+  return AcceptOutcome::kQueued;
+}
+
+}  // namespace
+
 absl::StatusOr<AcceptOutcome> ContactStore::AcceptUpsert(
     const std::string& account_id, const std::string& contact_id,
     int64_t version, const std::string& payload, bool from_import,
     const std::string& import_id, absl::Duration worker_delay) {
+  return InTransaction(*pool_, "accept contact",
+                       [&](pqxx::work& tx) -> absl::StatusOr<AcceptOutcome> {
+                         const AcceptOutcome outcome = AcceptUpsertIn(
+                             tx, account_id, contact_id, version, payload,
+                             from_import, import_id, worker_delay);
+                         tx.commit();
+                         return outcome;
+                       });
+}
+
+absl::StatusOr<std::vector<AcceptOutcome>> ContactStore::AcceptImportBatch(
+    const std::string& account_id, const std::string& import_id,
+    const std::vector<ImportedContact>& batch) {
+  // Rows are locked in contact id order, so that two batches touching the
+  // same contacts cannot deadlock; the sort is stable, so repeats of one
+  // contact keep their stream order.
+  std::vector<size_t> order(batch.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return batch[a].contact_id < batch[b].contact_id;
+  });
   return InTransaction(
-      *pool_, "accept contact",
-      [&](pqxx::work& tx) -> absl::StatusOr<AcceptOutcome> {
-        ContactRecord c = LockContact(tx, account_id, contact_id, version);
-        if (c.deleted_version.has_value() && version <= *c.deleted_version) {
-          return AcceptOutcome::kStale;
+      *pool_, "accept imported contacts",
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<AcceptOutcome>> {
+        std::vector<AcceptOutcome> outcomes(batch.size());
+        for (size_t i : order) {
+          outcomes[i] = AcceptUpsertIn(tx, account_id, batch[i].contact_id,
+                                       batch[i].version, batch[i].payload,
+                                       /*from_import=*/true, import_id,
+                                       absl::ZeroDuration());
         }
-        if (version < c.latest_version) return AcceptOutcome::kStale;
-        if (version == c.synced_version) {
-          return AcceptOutcome::kAlreadySynced;
-        }
-        tx.exec_params(
-            "UPDATE contacts SET latest_version = $3, updated_at = now()"
-            " WHERE account_id = $1 AND contact_id = $2",
-            account_id, contact_id, version);
-        Enqueue(tx, account_id, contact_id, version, "upsert", payload,
-                from_import ? "import" : "realtime",
-                import_id.empty() ? std::nullopt
-                                  : std::optional<std::string>(import_id),
-                worker_delay);
         tx.commit();
-        return AcceptOutcome::kQueued;
+        return outcomes;
       });
 }
 

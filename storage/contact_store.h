@@ -58,6 +58,13 @@ enum class AcceptOutcome {
   kAlreadySynced,
 };
 
+// One contact of an import, as AcceptImportBatch takes it.
+struct ImportedContact {
+  std::string contact_id;
+  int64_t version = 0;
+  std::string payload;  // the contact as JSON
+};
+
 // What the caller decides after trying to deliver a pending change.
 struct DeliveryResult {
   // The record as it should be stored (IDs, written fields, errors).
@@ -121,6 +128,12 @@ class ContactStore {
       const std::string& account_id, const std::string& contact_id,
       int64_t version, const std::string& payload, bool from_import,
       const std::string& import_id, absl::Duration worker_delay);
+
+  // AcceptUpsert for many imported contacts in one transaction; the
+  // outcomes come in the batch's order.
+  absl::StatusOr<std::vector<AcceptOutcome>> AcceptImportBatch(
+      const std::string& account_id, const std::string& import_id,
+      const std::vector<ImportedContact>& batch);
 
   // Records the deletion of a contact at `version` and queues it. Stale when
   // a newer update was seen; kAlreadySynced when a deletion at this or a

@@ -737,3 +737,36 @@ TEST_F(ContactStoreTest, RecordImportStoresCounts) {
 
 }  // namespace
 }  // namespace wave::pipedrive
+
+namespace wave::pipedrive::storage_test {
+namespace {
+
+class ImportBatchTest : public ContactStoreTest {};
+
+TEST_F(ImportBatchTest, BatchAcceptsInOneGoAndKeepsVersionOrder) {
+  ASSERT_THAT(Delete(4, "c9"), IsOkAndHolds(AcceptOutcome::kQueued));
+  std::vector<ImportedContact> batch = {
+      {"c2", 3, Payload("c2", 3)},
+      {"c1", 5, Payload("c1", 5)},
+      {"c1", 4, Payload("c1", 4)},  // older than the one before: stale
+      {"c9", 2, Payload("c9", 2)},  // deleted at 4: stale
+      {"c3", 1, Payload("c3", 1)},
+  };
+
+  auto outcomes = store_->AcceptImportBatch(account_, "imp-1", batch);
+
+  ASSERT_OK(outcomes);
+  EXPECT_THAT(*outcomes,
+              ::testing::ElementsAre(
+                  AcceptOutcome::kQueued, AcceptOutcome::kQueued,
+                  AcceptOutcome::kStale, AcceptOutcome::kStale,
+                  AcceptOutcome::kQueued));
+  auto pending = store_->GetPending(account_, "c1");
+  ASSERT_OK(pending);
+  ASSERT_TRUE(pending->has_value());
+  EXPECT_EQ((*pending)->version, 5);
+  EXPECT_THAT((*pending)->payload, JsonEq(Payload("c1", 5)));
+}
+
+}  // namespace
+}  // namespace wave::pipedrive::storage_test
