@@ -65,6 +65,15 @@ bool IsPausedNow(const IntegrationRecord& integration) {
          integration.paused_until.value_or(absl::InfinitePast()) > absl::Now();
 }
 
+// The primary value of a list (else its first), or "".
+std::string PrimaryValue(const std::optional<std::vector<ContactPoint>>& list) {
+  if (!list.has_value()) return "";
+  for (const ContactPoint& p : *list) {
+    if (p.primary) return p.value;
+  }
+  return list->empty() ? "" : list->front().value;
+}
+
 ChangeOutcome::Kind ReportKind(const DeliveryReport& report) {
   if (report.failed) return ChangeOutcome::Kind::kFailed;
   if (!report.delivered) return ChangeOutcome::Kind::kQueued;
@@ -355,7 +364,7 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
     applied = ApplyUpsert(*integration, *creds, **delivery, change,
                           result.record, report.pipedrive_writes);
   } else {
-    applied = ApplyDelete(account_id, *creds, change, result.record,
+    applied = ApplyDelete(account_id, *creds, **delivery, result.record,
                           report.pipedrive_writes);
   }
 
@@ -458,7 +467,7 @@ absl::Status SyncEngine::SyncPerson(const std::string& account,
     desired.owner_id = written->owner_id;
   }
   if (!record.person_id.has_value()) {
-    auto found = RecoverPerson(account, creds, delivery, desired, writes);
+    auto found = RecoverPerson(account, creds, delivery, writes);
     if (!found.ok()) return found.status();
     if (found->has_value()) {
       // Its fields are whatever the lost attempt sent: write them all.
@@ -486,7 +495,9 @@ absl::Status SyncEngine::SyncPerson(const std::string& account,
     const int64_t gone = *record.person_id;
     record.person_id.reset();
     record.written_person.reset();
-    auto other = FindPersonLike(account, creds, desired, writes);
+    auto other = FindPerson(account, creds, desired.name.value_or(""),
+                            PrimaryValue(desired.emails),
+                            PrimaryValue(desired.phones), writes);
     if (!other.ok()) return other.status();
     if (other->has_value() && **other != gone) {
       spdlog::info(
@@ -510,8 +521,10 @@ absl::Status SyncEngine::SyncPerson(const std::string& account,
         account, record.contact_id);
   }
 
-  if (absl::Status s =
-          contacts_->RecordCreateIntent(account, record.contact_id, "person");
+  if (absl::Status s = contacts_->RecordIntent(
+          account, record.contact_id,
+          {"person", desired.name.value_or(""), PrimaryValue(desired.emails),
+           PrimaryValue(desired.phones)});
       !s.ok()) {
     return s;
   }
@@ -555,7 +568,14 @@ absl::Status SyncEngine::SyncLead(const std::string& account,
           return pipedrive_->UpdateLead(c, id, *changes);
         });
     ++writes;
-    if (absl::IsNotFound(updated.status())) {
+    if (updated.ok()) {
+      record.written_lead = LeadToJson(lead).dump();
+      return absl::OkStatus();
+    }
+    if (!absl::IsNotFound(updated.status())) return updated.status();
+    auto deleting = delivery.Intents("deletion");
+    if (!deleting.ok()) return deleting.status();
+    if (deleting->empty()) {
       spdlog::info(
           "account {} contact {}: lead archived, converted or "
           "deleted in Pipedrive; no longer updated",
@@ -563,13 +583,14 @@ absl::Status SyncEngine::SyncLead(const std::string& account,
       record.lead_gone = true;
       return absl::OkStatus();
     }
-    if (!updated.ok()) return updated.status();
-    record.written_lead = LeadToJson(lead).dump();
-    return absl::OkStatus();
+    // An interrupted deletion of ours removed it, not the sales team: the
+    // contact, alive again, gets a new Lead.
+    record.lead_id.reset();
+    record.written_lead.reset();
   }
 
-  if (absl::Status s =
-          contacts_->RecordCreateIntent(account, record.contact_id, "lead");
+  if (absl::Status s = contacts_->RecordIntent(account, record.contact_id,
+                                               {"lead", "", "", ""});
       !s.ok()) {
     return s;
   }
@@ -585,29 +606,26 @@ absl::Status SyncEngine::SyncLead(const std::string& account,
 
 absl::StatusOr<std::optional<int64_t>> SyncEngine::RecoverPerson(
     const std::string& account, Credentials& creds, ContactDelivery& delivery,
-    const PersonWrite& desired, int& calls) {
-  auto in_doubt = delivery.HasCreateIntent("person");
-  if (!in_doubt.ok()) return in_doubt.status();
-  if (!*in_doubt) return std::optional<int64_t>();
-  return FindPersonLike(account, creds, desired, calls);
+    int& calls) {
+  auto intents = delivery.Intents("person");
+  if (!intents.ok()) return intents.status();
+  // Each lost attempt sent its own name and primary email or phone.
+  for (const CreateIntent& intent : *intents) {
+    auto found = FindPerson(account, creds, intent.name, intent.email,
+                            intent.phone, calls);
+    if (!found.ok() || found->has_value()) return found;
+  }
+  return std::optional<int64_t>();
 }
 
-absl::StatusOr<std::optional<int64_t>> SyncEngine::FindPersonLike(
-    const std::string& account, Credentials& creds, const PersonWrite& desired,
-    int& calls) {
-  // An exact search on the primary email, else the primary phone, for a
-  // Person with the same name.
-  const auto primary =
-      [](const std::optional<std::vector<ContactPoint>>& list) -> std::string {
-    if (!list.has_value()) return "";
-    for (const ContactPoint& p : *list) {
-      if (p.primary) return p.value;
-    }
-    return list->empty() ? "" : list->front().value;
-  };
+absl::StatusOr<std::optional<int64_t>> SyncEngine::FindPerson(
+    const std::string& account, Credentials& creds, const std::string& name,
+    const std::string& email, const std::string& phone, int& calls) {
+  // An exact search on the email, else the phone, for a Person with the
+  // same name.
   for (const auto& [field, value] :
-       {std::pair<std::string, std::string>{"email", primary(desired.emails)},
-        {"phone", primary(desired.phones)}}) {
+       {std::pair<std::string, std::string>{"email", email},
+        {"phone", phone}}) {
     if (value.empty()) continue;
     auto matches =
         tokens_->WithRetryOnUnauthenticated<std::vector<PersonMatch>>(
@@ -617,9 +635,7 @@ absl::StatusOr<std::optional<int64_t>> SyncEngine::FindPersonLike(
     ++calls;
     if (!matches.ok()) return matches.status();
     for (const PersonMatch& match : *matches) {
-      if (match.name == desired.name.value_or("")) {
-        return std::optional<int64_t>(match.id);
-      }
+      if (match.name == name) return std::optional<int64_t>(match.id);
     }
   }
   return std::optional<int64_t>();
@@ -628,9 +644,9 @@ absl::StatusOr<std::optional<int64_t>> SyncEngine::FindPersonLike(
 absl::StatusOr<std::optional<std::string>> SyncEngine::RecoverLead(
     const std::string& account, Credentials& creds, ContactDelivery& delivery,
     const ContactRecord& record, int& calls) {
-  auto in_doubt = delivery.HasCreateIntent("lead");
+  auto in_doubt = delivery.Intents("lead");
   if (!in_doubt.ok()) return in_doubt.status();
-  if (!*in_doubt || !record.person_id.has_value()) {
+  if (in_doubt->empty() || !record.person_id.has_value()) {
     return std::optional<std::string>();
   }
   // origin_id identifies the contact the Lead was made for.
@@ -653,8 +669,30 @@ absl::StatusOr<std::optional<std::string>> SyncEngine::RecoverLead(
 
 absl::Status SyncEngine::ApplyDelete(const std::string& account_id,
                                      Credentials& creds,
-                                     const PendingChange& change,
+                                     ContactDelivery& delivery,
                                      ContactRecord& record, int& writes) {
+  // Records whose create is in doubt may exist: find them first, so that a
+  // deleted contact leaves nothing behind.
+  if (!record.person_id.has_value()) {
+    auto found = RecoverPerson(account_id, creds, delivery, writes);
+    if (!found.ok()) return found.status();
+    record.person_id = *found;
+  }
+  if (!record.lead_id.has_value() && !record.lead_gone) {
+    auto found = RecoverLead(account_id, creds, delivery, record, writes);
+    if (!found.ok()) return found.status();
+    record.lead_id = *found;
+  }
+  if (!record.lead_id.has_value() && !record.person_id.has_value()) {
+    return absl::OkStatus();
+  }
+  // Marks what follows as ours, should it be interrupted: a record then
+  // missing was deleted by us, not by the sales team.
+  if (absl::Status s = contacts_->RecordIntent(account_id, record.contact_id,
+                                               {"deletion", "", "", ""});
+      !s.ok()) {
+    return s;
+  }
   // A record already gone counts as deleted: the sales team may have
   // removed it.
   auto remove =

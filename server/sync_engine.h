@@ -155,16 +155,16 @@ class SyncEngine {
   // twice. Costs Pipedrive calls only in that case.
   absl::StatusOr<std::optional<int64_t>> RecoverPerson(
       const std::string& account, Credentials& creds, ContactDelivery& delivery,
-      const PersonWrite& desired, int& calls);
-  // A live Person with the same name and primary email (else phone).
-  absl::StatusOr<std::optional<int64_t>> FindPersonLike(
-      const std::string& account, Credentials& creds,
-      const PersonWrite& desired, int& calls);
+      int& calls);
+  // A live Person named `name` with that email, else that phone.
+  absl::StatusOr<std::optional<int64_t>> FindPerson(
+      const std::string& account, Credentials& creds, const std::string& name,
+      const std::string& email, const std::string& phone, int& calls);
   absl::StatusOr<std::optional<std::string>> RecoverLead(
       const std::string& account, Credentials& creds, ContactDelivery& delivery,
       const ContactRecord& record, int& calls);
   absl::Status ApplyDelete(const std::string& account_id, Credentials& creds,
-                           const PendingChange& change, ContactRecord& record,
+                           ContactDelivery& delivery, ContactRecord& record,
                            int& writes);
   absl::Time RetryAt(int attempts, const absl::Status& error);
 

@@ -137,12 +137,22 @@ absl::Status ContactDelivery::Commit(const DeliveryResult& result) {
         r.account_id, r.contact_id, r.synced_version, r.person_id, r.lead_id,
         r.lead_gone, r.written_person, r.written_lead, r.owner_matched,
         r.owner_note, r.failed_version, r.last_error, r.last_error_action);
-    // A create whose id is now stored is no longer in doubt.
+    // A create whose id is now stored is no longer in doubt; a delivered
+    // change settles every doubt its kind can leave (a delivered deletion
+    // all of them, a delivered update an interrupted deletion's).
+    const bool delivered_delete = result.done && pending_.has_value() &&
+                                  pending_->kind == ChangeKind::kDelete;
+    const bool delivered_update =
+        result.done && pending_.has_value() &&
+        pending_->kind == ChangeKind::kUpsert &&
+        r.failed_version != std::optional<int64_t>(pending_->version);
     tx_->exec_params(
         "DELETE FROM create_intents WHERE account_id = $1"
-        " AND contact_id = $2 AND ((kind = 'person' AND $3::bigint IS NOT NULL)"
-        " OR (kind = 'lead' AND $4::text IS NOT NULL))",
-        r.account_id, r.contact_id, r.person_id, r.lead_id);
+        " AND contact_id = $2 AND ($5 OR (kind = 'person' AND"
+        " $3::bigint IS NOT NULL) OR (kind = 'lead' AND $4::text IS NOT NULL)"
+        " OR (kind = 'deletion' AND $6))",
+        r.account_id, r.contact_id, r.person_id, r.lead_id, delivered_delete,
+        delivered_update);
     if (pending_.has_value()) {
       if (result.done) {
         tx_->exec_params(
@@ -168,18 +178,25 @@ absl::Status ContactDelivery::Commit(const DeliveryResult& result) {
   }
 }
 
-absl::StatusOr<bool> ContactDelivery::HasCreateIntent(const std::string& kind) {
+absl::StatusOr<std::vector<CreateIntent>> ContactDelivery::Intents(
+    const std::string& kind) {
   if (tx_ == nullptr) {
     return absl::FailedPreconditionError("delivery already committed");
   }
   try {
     pqxx::result rows = tx_->exec_params(
-        "SELECT 1 FROM create_intents WHERE account_id = $1"
-        " AND contact_id = $2 AND kind = $3",
+        "SELECT kind, name, email, phone FROM create_intents"
+        " WHERE account_id = $1 AND contact_id = $2 AND kind = $3"
+        " ORDER BY id DESC",
         record_.account_id, record_.contact_id, kind);
-    return !rows.empty();
+    std::vector<CreateIntent> intents;
+    for (const auto& row : rows) {
+      intents.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                         row[2].as<std::string>(), row[3].as<std::string>()});
+    }
+    return intents;
   } catch (const std::exception& e) {
-    return StatusFromPqxx(e, "read create intent");
+    return StatusFromPqxx(e, "read create intents");
   }
 }
 
@@ -388,15 +405,16 @@ absl::StatusOr<std::vector<std::string>> ContactStore::DueContactsOf(
       });
 }
 
-absl::Status ContactStore::RecordCreateIntent(const std::string& account_id,
-                                              const std::string& contact_id,
-                                              const std::string& kind) {
+absl::Status ContactStore::RecordIntent(const std::string& account_id,
+                                        const std::string& contact_id,
+                                        const CreateIntent& intent) {
   return InTransaction(
-      *side_pool_, "record create intent", [&](pqxx::work& tx) -> absl::Status {
+      *side_pool_, "record intent", [&](pqxx::work& tx) -> absl::Status {
         tx.exec_params(
-            "INSERT INTO create_intents (account_id, contact_id, kind)"
-            " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            account_id, contact_id, kind);
+            "INSERT INTO create_intents (account_id, contact_id, kind, name,"
+            " email, phone) VALUES ($1, $2, $3, $4, $5, $6)",
+            account_id, contact_id, intent.kind, intent.name, intent.email,
+            intent.phone);
         tx.commit();
         return absl::OkStatus();
       });

@@ -65,6 +65,15 @@ struct ImportedContact {
   std::string payload;  // the contact as JSON
 };
 
+// A create (or deletion) sent to Pipedrive whose outcome was never
+// recorded, with what a create sent.
+struct CreateIntent {
+  std::string kind;  // "person", "lead" or "deletion"
+  std::string name;
+  std::string email;
+  std::string phone;
+};
+
 // What the caller decides after trying to deliver a pending change.
 struct DeliveryResult {
   // The record as it should be stored (IDs, written fields, errors).
@@ -90,9 +99,8 @@ class ContactDelivery {
 
   absl::Status Commit(const DeliveryResult& result);
 
-  // Whether a create of `kind` ("person" or "lead") was started for this
-  // contact and its outcome never recorded.
-  absl::StatusOr<bool> HasCreateIntent(const std::string& kind);
+  // The intents of `kind` left for this contact, newest first.
+  absl::StatusOr<std::vector<CreateIntent>> Intents(const std::string& kind);
 
   // The account's active Pipedrive user with that (lower-cased) email,
   // read in the delivery's own transaction: a delivery must not wait for a
@@ -165,12 +173,12 @@ class ContactStore {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DueChanges(
       int limit);
 
-  // Records, and commits at once, that a create of `kind` ("person" or
-  // "lead") is about to be sent for the contact. Delivery commits remove it
-  // once the new record's id is stored.
-  absl::Status RecordCreateIntent(const std::string& account_id,
-                                  const std::string& contact_id,
-                                  const std::string& kind);
+  // Records, and commits at once, that a create of `intent.kind` (or a
+  // deletion) is about to be sent for the contact. Delivery commits remove
+  // it once its outcome is stored.
+  absl::Status RecordIntent(const std::string& account_id,
+                            const std::string& contact_id,
+                            const CreateIntent& intent);
 
   // Writes a finished import's counts.
   absl::Status RecordImport(const std::string& import_id,
