@@ -147,6 +147,10 @@ absl::StatusOr<std::unique_ptr<Application>> Application::Start(
   SyncEngine::Options engine_options =
       overrides.engine.value_or(SyncEngine::Options{});
   engine_options.sync_wait = absl::Milliseconds(config.sync_wait_ms);
+  if (!overrides.engine.has_value()) {
+    engine_options.retry_base = absl::Milliseconds(config.retry_base_ms);
+    engine_options.retry_cap = absl::Milliseconds(config.retry_cap_ms);
+  }
   p->engine = std::make_unique<SyncEngine>(p->integrations.get(),
                                            p->contacts.get(), p->tokens.get(),
                                            p->pipedrive.get(), engine_options);

@@ -52,6 +52,11 @@ ABSL_FLAG(std::string, lease_ttl_ms, "",
 ABSL_FLAG(std::string, sync_wait_ms, "",
           "how long SyncContact and DeleteContact wait for delivery before "
           "answering QUEUED (SYNC_WAIT_MS; default 2000)");
+ABSL_FLAG(std::string, retry_base_ms, "",
+          "first retry backoff ceiling after a failed delivery "
+          "(RETRY_BASE_MS; default 5000)");
+ABSL_FLAG(std::string, retry_cap_ms, "",
+          "largest retry backoff (RETRY_CAP_MS; default 1800000)");
 ABSL_FLAG(std::string, worker_poll_ms, "",
           "how often background delivery looks for due changes "
           "(WORKER_POLL_MS; default 1000)");
@@ -168,6 +173,14 @@ absl::StatusOr<ServerConfig> LoadConfig() {
                           "sync_wait_ms", c.sync_wait_ms);
   if (!wait.ok()) return wait.status();
   c.sync_wait_ms = *wait;
+  auto base = PositiveInt(Setting(FLAGS_retry_base_ms, "RETRY_BASE_MS"),
+                          "retry_base_ms", c.retry_base_ms);
+  if (!base.ok()) return base.status();
+  c.retry_base_ms = *base;
+  auto cap = PositiveInt(Setting(FLAGS_retry_cap_ms, "RETRY_CAP_MS"),
+                         "retry_cap_ms", c.retry_cap_ms);
+  if (!cap.ok()) return cap.status();
+  c.retry_cap_ms = *cap;
 
   if (c.database_url.empty()) {
     return absl::InvalidArgumentError(

@@ -33,6 +33,10 @@ struct ServerConfig {
   int lease_ttl_ms = 30000;
   // How long SyncContact and DeleteContact wait for delivery.
   int sync_wait_ms = 2000;
+  // Retry backoff after a failed delivery: full jitter under a ceiling
+  // that starts at the base and doubles up to the cap.
+  int retry_base_ms = 5000;
+  int retry_cap_ms = 30 * 60 * 1000;
 };
 
 // Reads the parsed flags and the environment. Errors name the setting that

@@ -76,8 +76,8 @@ class EndToEndTest : public ::testing::Test {
            "'make test' (tests/with_postgres.sh)";
     // A schema of its own: tests run in parallel, and a process of one test
     // must not pick up another test's accounts (their keys differ).
-    schema_ = absl::StrCat("t_", absl::Hex(absl::Uniform<uint64_t>(
-                                     absl::BitGen())));
+    schema_ =
+        absl::StrCat("t_", absl::Hex(absl::Uniform<uint64_t>(absl::BitGen())));
     {
       pqxx::connection conn(SharedDatabaseUrl());
       pqxx::work tx(conn);
@@ -113,8 +113,8 @@ class EndToEndTest : public ::testing::Test {
   // This test's database: the shared one, with its own schema first on the
   // search path.
   std::string TestDatabaseUrl() const {
-    return absl::StrCat(SharedDatabaseUrl(), " options='-csearch_path=",
-                        schema_, "'");
+    return absl::StrCat(SharedDatabaseUrl(),
+                        " options='-csearch_path=", schema_, "'");
   }
 
   ServerConfig Config() {
@@ -164,6 +164,8 @@ class EndToEndTest : public ::testing::Test {
         absl::StrCat("STATE_SIGNING_KEY=", kStateKey),
         "WORKER_POLL_MS=50",
         "LEASE_TTL_MS=2000",
+        "RETRY_BASE_MS=100",
+        "RETRY_CAP_MS=1000",
         "LOG_LEVEL=warning"};
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());

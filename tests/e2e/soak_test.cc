@@ -7,8 +7,8 @@
 //
 // Each run prints its seed; SOAK_SEED=<seed> replays the same operations
 // (the timing of faults, kills and callers still varies from run to run).
-// Once the load is over, the test makes every queued change due at once
-// (see MakeQueueDueNow), since the binary's backoff grows to 30 minutes.
+// The server processes run with a short retry backoff (RETRY_CAP_MS), so
+// that the queue drains within seconds once Pipedrive recovers.
 
 #include "tests/e2e/e2e_fixture.h"
 
@@ -465,20 +465,6 @@ class SoakTest : public EndToEndTest {
         .as<int>();
   }
 
-  // Makes every queued change due now. The server binary backs off
-  // exponentially from 5 s up to 30 min, so a change that failed many times
-  // during the storm would wait minutes after Pipedrive recovered; how
-  // long is not what this test is about.
-  void MakeQueueDueNow() {
-    pqxx::connection conn(TestDatabaseUrl());
-    pqxx::work tx(conn);
-    tx.exec_params(
-        "UPDATE sync_queue SET next_attempt_at = now()"
-        " WHERE account_id = $1 AND next_attempt_at > now()",
-        account_);
-    tx.commit();
-  }
-
   std::vector<std::string> CreateIntents(int n) {
     pqxx::connection conn(TestDatabaseUrl());
     pqxx::work tx(conn);
@@ -663,14 +649,9 @@ class SoakTest : public EndToEndTest {
       EXPECT_THAT(stats.refused, ::testing::IsEmpty());
     }
     std::string why;
-    absl::Time nudged = absl::InfinitePast();
     const bool settled = Eventually(
         [&] {
           if (QueuedChanges() > 0) {
-            if (absl::Now() - nudged > absl::Seconds(2)) {
-              MakeQueueDueNow();
-              nudged = absl::Now();
-            }
             why = absl::StrCat(QueuedChanges(), " changes still queued");
             return false;
           }
