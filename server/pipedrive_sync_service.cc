@@ -27,6 +27,7 @@ constexpr char kSyncContactPath[] = WAVE_METHOD("SyncContact");
 constexpr char kDeleteContactPath[] = WAVE_METHOD("DeleteContact");
 constexpr char kGetContactSyncPath[] = WAVE_METHOD("GetContactSync");
 constexpr char kImportAllPath[] = WAVE_METHOD("ImportAll");
+constexpr char kGetImportPath[] = WAVE_METHOD("GetImport");
 #undef WAVE_METHOD
 
 google::protobuf::Timestamp ToProto(absl::Time t) {
@@ -186,6 +187,7 @@ PipedriveSyncService::PipedriveSyncService(const CallerAuthenticator* auth,
   AddUnary(kSyncContactPath, &PipedriveSyncService::SyncContact);
   AddUnary(kDeleteContactPath, &PipedriveSyncService::DeleteContact);
   AddUnary(kGetContactSyncPath, &PipedriveSyncService::GetContactSync);
+  AddUnary(kGetImportPath, &PipedriveSyncService::GetImport);
   using ImportRequest = Lenient<v1::ImportAllRequest>;
   AddMethod(new grpc::internal::RpcServiceMethod(
       kImportAllPath, grpc::internal::RpcMethod::CLIENT_STREAMING,
@@ -345,6 +347,58 @@ grpc::Status PipedriveSyncService::GetContactSync(
   return grpc::Status::OK;
 }
 
+grpc::Status PipedriveSyncService::GetImport(
+    grpc::ServerContext* context, const v1::GetImportRequest* request,
+    v1::Import* response) {
+  if (auto s = auth_->Check(*context); !s.ok()) return ToGrpcStatus(s);
+  absl::Status valid = ValidateAccountId(request->account_id());
+  if (valid.ok()) valid = RequireField(request->import_id(), "import_id");
+  if (!valid.ok()) return ToGrpcStatus(valid);
+  auto progress =
+      engine_->GetImport(request->account_id(), request->import_id());
+  if (!progress.ok()) return ToGrpcStatus(progress.status());
+  auto integration = integrations_->Get(request->account_id());
+  if (!integration.ok()) return ToGrpcStatus(integration.status());
+
+  const ImportRecord& p = *progress;
+  response->set_import_id(p.import_id);
+  response->set_accepted(p.accepted);
+  response->set_rejected(p.rejected);
+  response->set_created(p.created);
+  response->set_updated(p.updated);
+  response->set_unchanged(p.unchanged);
+  response->set_failed(p.failed);
+  response->set_pending(p.pending);
+  *response->mutable_started_at() = ToProto(p.started_at);
+  const IntegrationRecord& i = integration->record;
+  if (!p.finished_at.has_value()) {
+    response->set_state(v1::Import::RECEIVING);
+  } else {
+    *response->mutable_received_at() = ToProto(*p.finished_at);
+    if (p.pending == 0) {
+      response->set_state(v1::Import::DONE);
+    } else if (i.state != IntegrationState::kConnected) {
+      response->set_state(v1::Import::PAUSED);
+      response->set_paused_reason(
+          i.state == IntegrationState::kPaused
+              ? i.paused_reason
+              : absl::StrCat("the integration is ",
+                             IntegrationStateName(i.state)));
+    } else {
+      response->set_state(v1::Import::RUNNING);
+    }
+  }
+  // The pace so far: contacts settled by delivery since the start.
+  const int64_t delivered = p.created + p.updated + p.failed;
+  const absl::Duration elapsed = absl::Now() - p.started_at;
+  if (p.pending > 0 && delivered > 0 && elapsed > absl::ZeroDuration()) {
+    const absl::Duration per_contact = elapsed / delivered;
+    *response->mutable_estimated_completion_at() =
+        ToProto(absl::Now() + per_contact * p.pending);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status PipedriveSyncService::ImportAll(
     grpc::ServerContext* context,
     grpc::ServerReader<Lenient<v1::ImportAllRequest>>* reader,
@@ -402,6 +456,9 @@ grpc::Status PipedriveSyncService::ImportAll(
                          ": the Pipedrive integration is disconnected; "
                          "connect it again before importing"));
       }
+      if (auto s = engine_->StartImport(import_id, account_id); !s.ok()) {
+        return ToGrpcStatus(s);
+      }
     } else if (message.account_id() != account_id) {
       return grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
@@ -428,9 +485,8 @@ grpc::Status PipedriveSyncService::ImportAll(
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "the stream carried no contacts");
   }
-  if (auto s = engine_->RecordImport(import_id, account_id, accepted, rejected);
-      !s.ok()) {
-    spdlog::warn("account {}: import {} counts not stored: {}", account_id,
+  if (auto s = engine_->FinishImport(import_id, rejected); !s.ok()) {
+    spdlog::warn("account {}: import {} end not stored: {}", account_id,
                  import_id, std::string(s.message()));
   }
   spdlog::info("account {}: import {} accepted {} rejected {}", account_id,

@@ -60,6 +60,10 @@ class PipedriveSyncService final : public grpc::Service {
       grpc::ServerContext* context,
       const integrations::pipedrive::v1::GetContactSyncRequest* request,
       integrations::pipedrive::v1::ContactSync* response);
+  grpc::Status GetImport(
+      grpc::ServerContext* context,
+      const integrations::pipedrive::v1::GetImportRequest* request,
+      integrations::pipedrive::v1::Import* response);
   grpc::Status ImportAll(
       grpc::ServerContext* context,
       grpc::ServerReader<

@@ -370,6 +370,12 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
 
   if (applied.ok()) {
     result.done = true;
+    result.import_outcome = !(*delivery)->record().person_id.has_value() &&
+                                    result.record.person_id.has_value()
+                                ? ImportOutcome::kCreated
+                            : report.pipedrive_writes > 0
+                                ? ImportOutcome::kUpdated
+                                : ImportOutcome::kUnchanged;
     result.record.synced_version = change.version;
     result.record.failed_version.reset();
     result.record.last_error.clear();
@@ -378,6 +384,7 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
   } else if (change.kind == ChangeKind::kUpsert &&
              !retry_.Decide(applied, change.attempts).retry) {
     result.done = true;
+    result.import_outcome = ImportOutcome::kFailed;
     result.record.failed_version = change.version;
     result.record.last_error = std::string(applied.message());
     result.record.last_error_action = kActionFixContact;

@@ -96,11 +96,17 @@ class SyncEngine {
       const std::string& account_id, const std::string& import_id,
       const std::vector<integrations::pipedrive::v1::Contact>& contacts);
 
-  // Stores the counts of a finished import.
-  absl::Status RecordImport(const std::string& import_id,
-                            const std::string& account_id, int64_t accepted,
-                            int64_t rejected) {
-    return contacts_->RecordImport(import_id, account_id, accepted, rejected);
+  // Import bookkeeping, see ContactStore.
+  absl::Status StartImport(const std::string& import_id,
+                           const std::string& account_id) {
+    return contacts_->StartImport(import_id, account_id);
+  }
+  absl::Status FinishImport(const std::string& import_id, int64_t rejected) {
+    return contacts_->FinishImport(import_id, rejected);
+  }
+  absl::StatusOr<ImportRecord> GetImport(const std::string& account_id,
+                                         const std::string& import_id) {
+    return contacts_->GetImport(account_id, import_id);
   }
 
   // NOT_FOUND when the contact was never seen.

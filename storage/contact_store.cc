@@ -21,7 +21,7 @@ constexpr char kSelectContact[] =
     " FROM contacts WHERE account_id = $1 AND contact_id = $2";
 
 constexpr char kSelectPending[] =
-    "SELECT version, kind, payload::text, attempts, last_error"
+    "SELECT version, kind, payload::text, attempts, last_error, import_id"
     " FROM sync_queue WHERE account_id = $1 AND contact_id = $2";
 
 template <typename T>
@@ -59,6 +59,7 @@ PendingChange ReadPending(const pqxx::row& row) {
   p.payload = row[2].as<std::string>("");
   p.attempts = row[3].as<int>();
   p.last_error = row[4].as<std::string>();
+  if (!row[5].is_null()) p.import_id = row[5].as<std::string>();
   return p;
 }
 
@@ -92,7 +93,10 @@ void Enqueue(pqxx::work& tx, const std::string& account_id,
       // A real-time change keeps its priority over an import.
       " source = CASE WHEN sync_queue.source = 'realtime' THEN 'realtime'"
       "   ELSE EXCLUDED.source END,"
-      " import_id = EXCLUDED.import_id, enqueued_at = now(), attempts = 0,"
+      // A real-time change replacing an imported one still settles that
+      // contact for the import.
+      " import_id = coalesce(EXCLUDED.import_id, sync_queue.import_id),"
+      " enqueued_at = now(), attempts = 0,"
       " next_attempt_at = EXCLUDED.next_attempt_at, last_error = ''"
       " WHERE sync_queue.version < EXCLUDED.version"
       " OR (sync_queue.version = EXCLUDED.version"
@@ -153,6 +157,16 @@ absl::Status ContactDelivery::Commit(const DeliveryResult& result) {
         " OR (kind = 'deletion' AND $6))",
         r.account_id, r.contact_id, r.person_id, r.lead_id, delivered_delete,
         delivered_update);
+    if (result.done && pending_.has_value() &&
+        pending_->import_id.has_value() &&
+        result.import_outcome != ImportOutcome::kNone) {
+      static constexpr const char* kColumns[] = {"", "created", "updated",
+                                                 "unchanged", "failed"};
+      const char* column = kColumns[static_cast<int>(result.import_outcome)];
+      tx_->exec_params(absl::StrCat("UPDATE imports SET ", column, " = ",
+                                    column, " + 1 WHERE import_id = $1"),
+                       *pending_->import_id);
+    }
     if (pending_.has_value()) {
       if (result.done) {
         tx_->exec_params(
@@ -274,12 +288,20 @@ absl::StatusOr<std::vector<AcceptOutcome>> ContactStore::AcceptImportBatch(
       *pool_, "accept imported contacts",
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<AcceptOutcome>> {
         std::vector<AcceptOutcome> outcomes(batch.size());
+        int64_t queued = 0;
         for (size_t i : order) {
           outcomes[i] = AcceptUpsertIn(tx, account_id, batch[i].contact_id,
                                        batch[i].version, batch[i].payload,
                                        /*from_import=*/true, import_id,
                                        absl::ZeroDuration());
+          if (outcomes[i] == AcceptOutcome::kQueued) ++queued;
         }
+        // Contacts Pipedrive already holds (or newer ones) need nothing.
+        const int64_t total = static_cast<int64_t>(batch.size());
+        tx.exec_params(
+            "UPDATE imports SET accepted = accepted + $2,"
+            " unchanged = unchanged + $3 WHERE import_id = $1",
+            import_id, total, total - queued);
         tx.commit();
         return outcomes;
       });
@@ -420,17 +442,64 @@ absl::Status ContactStore::RecordIntent(const std::string& account_id,
       });
 }
 
-absl::Status ContactStore::RecordImport(const std::string& import_id,
-                                        const std::string& account_id,
-                                        int64_t accepted, int64_t rejected) {
+absl::Status ContactStore::StartImport(const std::string& import_id,
+                                       const std::string& account_id) {
   return InTransaction(
-      *pool_, "record import", [&](pqxx::work& tx) -> absl::Status {
+      *pool_, "start import", [&](pqxx::work& tx) -> absl::Status {
         tx.exec_params(
-            "INSERT INTO imports (import_id, account_id, accepted, rejected,"
-            " finished_at) VALUES ($1, $2, $3, $4, now())",
-            import_id, account_id, accepted, rejected);
+            "INSERT INTO imports (import_id, account_id) VALUES ($1, $2)",
+            import_id, account_id);
         tx.commit();
         return absl::OkStatus();
+      });
+}
+
+absl::Status ContactStore::FinishImport(const std::string& import_id,
+                                        int64_t rejected) {
+  return InTransaction(
+      *pool_, "finish import", [&](pqxx::work& tx) -> absl::Status {
+        tx.exec_params(
+            "UPDATE imports SET rejected = $2, finished_at = now()"
+            " WHERE import_id = $1",
+            import_id, rejected);
+        tx.commit();
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<ImportRecord> ContactStore::GetImport(
+    const std::string& account_id, const std::string& import_id) {
+  return InTransaction<pqxx::read_transaction>(
+      *pool_, "read import",
+      [&](pqxx::read_transaction& tx) -> absl::StatusOr<ImportRecord> {
+        pqxx::result rows = tx.exec_params(
+            "SELECT accepted, rejected, created, updated, unchanged, failed,"
+            " (SELECT count(*) FROM sync_queue q WHERE q.import_id = $2"
+            "  AND q.account_id = $1),"
+            " (extract(epoch FROM started_at) * 1000000)::bigint,"
+            " (extract(epoch FROM finished_at) * 1000000)::bigint"
+            " FROM imports WHERE account_id = $1 AND import_id = $2",
+            account_id, import_id);
+        if (rows.empty()) {
+          return absl::NotFoundError(absl::StrCat(
+              "account ", account_id, " has no import ", import_id));
+        }
+        const pqxx::row& row = rows[0];
+        ImportRecord r;
+        r.import_id = import_id;
+        r.account_id = account_id;
+        r.accepted = row[0].as<int64_t>();
+        r.rejected = row[1].as<int64_t>();
+        r.created = row[2].as<int64_t>();
+        r.updated = row[3].as<int64_t>();
+        r.unchanged = row[4].as<int64_t>();
+        r.failed = row[5].as<int64_t>();
+        r.pending = row[6].as<int64_t>();
+        r.started_at = absl::FromUnixMicros(row[7].as<int64_t>());
+        if (!row[8].is_null()) {
+          r.finished_at = absl::FromUnixMicros(row[8].as<int64_t>());
+        }
+        return r;
       });
 }
 

@@ -47,6 +47,8 @@ struct PendingChange {
   std::string payload;
   int attempts = 0;
   std::string last_error;
+  // The import the change came from, if any.
+  std::optional<std::string> import_id;
 };
 
 enum class AcceptOutcome {
@@ -74,6 +76,24 @@ struct CreateIntent {
   std::string phone;
 };
 
+// What a delivered imported change did, for the import's counters.
+enum class ImportOutcome { kNone, kCreated, kUpdated, kUnchanged, kFailed };
+
+// An import's progress.
+struct ImportRecord {
+  std::string import_id;
+  std::string account_id;
+  int64_t accepted = 0;
+  int64_t rejected = 0;
+  int64_t created = 0;
+  int64_t updated = 0;
+  int64_t unchanged = 0;
+  int64_t failed = 0;
+  int64_t pending = 0;
+  absl::Time started_at;
+  std::optional<absl::Time> finished_at;  // when the stream ended
+};
+
 // What the caller decides after trying to deliver a pending change.
 struct DeliveryResult {
   // The record as it should be stored (IDs, written fields, errors).
@@ -83,6 +103,8 @@ struct DeliveryResult {
   bool done = false;
   absl::Time retry_at = absl::InfinitePast();
   std::string retry_error;
+  // Counted in the change's import when the change is done.
+  ImportOutcome import_outcome = ImportOutcome::kNone;
 };
 
 // A contact locked for delivery: one process at a time delivers a contact.
@@ -180,10 +202,14 @@ class ContactStore {
                             const std::string& contact_id,
                             const CreateIntent& intent);
 
-  // Writes a finished import's counts.
-  absl::Status RecordImport(const std::string& import_id,
-                            const std::string& account_id, int64_t accepted,
-                            int64_t rejected);
+  // Starts an import's record; AcceptImportBatch adds to it.
+  absl::Status StartImport(const std::string& import_id,
+                           const std::string& account_id);
+  // Records that the import's stream ended, with its rejected count.
+  absl::Status FinishImport(const std::string& import_id, int64_t rejected);
+  // NOT_FOUND when the account has no such import.
+  absl::StatusOr<ImportRecord> GetImport(const std::string& account_id,
+                                         const std::string& import_id);
 
  private:
   PgPool* pool_;

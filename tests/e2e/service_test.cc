@@ -171,3 +171,92 @@ TEST_F(ServiceTest, ServerProcessStopsCleanlyOnSigterm) {
 
 }  // namespace
 }  // namespace wave::pipedrive::testing
+
+namespace wave::pipedrive::testing {
+namespace {
+
+class ImportProgressTest : public EndToEndTest {
+ protected:
+  // Streams `contacts` in one ImportAll call.
+  v1::ImportAllResponse Import(const std::vector<v1::Contact>& contacts) {
+    grpc::ClientContext context;
+    v1::ImportAllResponse response;
+    auto stream = stub_->ImportAll(&context, &response);
+    v1::ImportAllRequest message;
+    message.set_account_id(account_);
+    for (const v1::Contact& c : contacts) {
+      *message.mutable_contact() = c;
+      stream->Write(message);
+    }
+    stream->WritesDone();
+    EXPECT_TRUE(stream->Finish().ok());
+    return response;
+  }
+
+  v1::Import Progress(const std::string& import_id) {
+    grpc::ClientContext context;
+    v1::GetImportRequest request;
+    request.set_account_id(account_);
+    request.set_import_id(import_id);
+    v1::Import progress;
+    EXPECT_TRUE(stub_->GetImport(&context, request, &progress).ok());
+    return progress;
+  }
+};
+
+TEST_F(ImportProgressTest, ProgressCountsAndSecondImportCostsNothing) {
+  ConnectAccount();
+  std::vector<v1::Contact> contacts;
+  for (int i = 0; i < 5; ++i) {
+    v1::Contact c = JaneDoe(absl::StrCat("imp-", i), 1);
+    c.set_first_name(absl::StrCat("Jane", i));
+    contacts.push_back(c);
+  }
+  v1::Contact bad = JaneDoe("imp-bad", 1);
+  bad.clear_first_name();
+  bad.clear_last_name();
+  bad.clear_emails();
+  bad.clear_phones();
+  contacts.push_back(bad);
+
+  const v1::ImportAllResponse first = Import(contacts);
+
+  ASSERT_TRUE(Eventually(
+      [&] { return Progress(first.import_id()).state() == v1::Import::DONE; }));
+  v1::Import done = Progress(first.import_id());
+  EXPECT_EQ(done.accepted(), 5);
+  EXPECT_EQ(done.rejected(), 1);
+  EXPECT_EQ(done.created(), 5);
+  EXPECT_EQ(done.pending(), 0);
+  EXPECT_TRUE(done.has_received_at());
+  EXPECT_THAT(LiveLeads(company_), SizeIs(5));
+
+  sandbox_->ClearRequests();
+  contacts.pop_back();
+  const v1::ImportAllResponse second = Import(contacts);
+  v1::Import again = Progress(second.import_id());
+
+  EXPECT_EQ(again.state(), v1::Import::DONE);
+  EXPECT_EQ(again.accepted(), 5);
+  EXPECT_EQ(again.unchanged(), 5);
+  EXPECT_EQ(again.created(), 0);
+  EXPECT_EQ(ApiCalls(), 0);
+  EXPECT_THAT(LivePersons(company_), SizeIs(5));
+}
+
+TEST_F(ImportProgressTest, UnknownImportIsNotFound) {
+  ConnectAccount();
+  grpc::ClientContext context;
+  v1::GetImportRequest request;
+  request.set_account_id(account_);
+  request.set_import_id("imp_nope");
+  v1::Import progress;
+
+  grpc::Status s = stub_->GetImport(&context, request, &progress);
+
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("imp_nope"));
+}
+
+}  // namespace
+}  // namespace wave::pipedrive::testing

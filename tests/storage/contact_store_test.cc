@@ -719,20 +719,28 @@ TEST_F(ContactStoreTest, ContactsOfOneAccountAreInvisibleToAnother) {
   EXPECT_EQ(pending->version, 5);
 }
 
-TEST_F(ContactStoreTest, RecordImportStoresCounts) {
+TEST_F(ContactStoreTest, ImportCountsWhatWasAcceptedAndWhatIsPending) {
   const std::string import_id = UniqueId("import");
+  ASSERT_OK(store_->StartImport(import_id, account_));
+  std::vector<ImportedContact> batch = {{"c1", 1, Payload("c1", 1)},
+                                        {"c2", 1, Payload("c2", 1)}};
+  ASSERT_OK(store_->AcceptImportBatch(account_, import_id, batch));
+  // The same contact again in a later batch, older: nothing to do.
+  ASSERT_OK(store_->AcceptImportBatch(account_, import_id,
+                                      {{"c1", 1, Payload("c1", 1)}}));
 
-  ASSERT_OK(store_->RecordImport(import_id, account_, 120, 3));
+  ASSERT_OK(store_->FinishImport(import_id, 3));
+  auto progress = store_->GetImport(account_, import_id);
 
-  pqxx::result rows =
-      Raw("SELECT account_id, accepted, rejected, finished_at IS NOT NULL"
-          " FROM imports WHERE import_id = $1",
-          import_id);
-  ASSERT_EQ(rows.size(), 1U);
-  EXPECT_EQ(rows[0][0].as<std::string>(), account_);
-  EXPECT_EQ(rows[0][1].as<int64_t>(), 120);
-  EXPECT_EQ(rows[0][2].as<int64_t>(), 3);
-  EXPECT_TRUE(rows[0][3].as<bool>());
+  ASSERT_OK(progress);
+  EXPECT_EQ(progress->accepted, 3);
+  EXPECT_EQ(progress->rejected, 3);
+  EXPECT_EQ(progress->unchanged, 0);  // the repeat was queued already
+  EXPECT_EQ(progress->pending, 2);
+  EXPECT_TRUE(progress->finished_at.has_value());
+  EXPECT_THAT(
+      store_->GetImport("other-account", import_id),
+      StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr(import_id)));
 }
 
 }  // namespace
@@ -746,8 +754,7 @@ class ImportBatchTest : public ContactStoreTest {};
 TEST_F(ImportBatchTest, BatchAcceptsInOneGoAndKeepsVersionOrder) {
   ASSERT_THAT(Delete(4, "c9"), IsOkAndHolds(AcceptOutcome::kQueued));
   std::vector<ImportedContact> batch = {
-      {"c2", 3, Payload("c2", 3)},
-      {"c1", 5, Payload("c1", 5)},
+      {"c2", 3, Payload("c2", 3)}, {"c1", 5, Payload("c1", 5)},
       {"c1", 4, Payload("c1", 4)},  // older than the one before: stale
       {"c9", 2, Payload("c9", 2)},  // deleted at 4: stale
       {"c3", 1, Payload("c3", 1)},
@@ -756,11 +763,10 @@ TEST_F(ImportBatchTest, BatchAcceptsInOneGoAndKeepsVersionOrder) {
   auto outcomes = store_->AcceptImportBatch(account_, "imp-1", batch);
 
   ASSERT_OK(outcomes);
-  EXPECT_THAT(*outcomes,
-              ::testing::ElementsAre(
-                  AcceptOutcome::kQueued, AcceptOutcome::kQueued,
-                  AcceptOutcome::kStale, AcceptOutcome::kStale,
-                  AcceptOutcome::kQueued));
+  EXPECT_THAT(*outcomes, ::testing::ElementsAre(
+                             AcceptOutcome::kQueued, AcceptOutcome::kQueued,
+                             AcceptOutcome::kStale, AcceptOutcome::kStale,
+                             AcceptOutcome::kQueued));
   auto pending = store_->GetPending(account_, "c1");
   ASSERT_OK(pending);
   ASSERT_TRUE(pending->has_value());
