@@ -151,9 +151,9 @@ absl::StatusOr<std::unique_ptr<Application>> Application::Start(
     engine_options.retry_base = absl::Milliseconds(config.retry_base_ms);
     engine_options.retry_cap = absl::Milliseconds(config.retry_cap_ms);
   }
-  p->engine = std::make_unique<SyncEngine>(p->integrations.get(),
-                                           p->contacts.get(), p->tokens.get(),
-                                           p->pipedrive.get(), engine_options);
+  p->engine = std::make_unique<SyncEngine>(
+      p->integrations.get(), p->token_integrations.get(), p->contacts.get(),
+      p->tokens.get(), p->pipedrive.get(), engine_options);
   IntegrationManager::Options manager_options;
   manager_options.oauth_base_url = config.pipedrive_oauth_url;
   manager_options.client_id = config.pipedrive_client_id;

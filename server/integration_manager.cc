@@ -88,6 +88,17 @@ std::optional<int64_t> FindWaveChannelOption(PipedriveClient& pipedrive,
 
 }  // namespace
 
+std::vector<std::pair<std::string, int64_t>> UsersForOwnerMatching(
+    const std::vector<User>& users) {
+  std::vector<std::pair<std::string, int64_t>> matching;
+  for (const User& user : users) {
+    if (!user.active || user.email.empty()) continue;
+    matching.emplace_back(
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(user.email)), user.id);
+  }
+  return matching;
+}
+
 AuthorizationUrl IntegrationManager::BuildAuthorizationUrl(
     const std::string& account_id) const {
   OAuthStateSigner::Issued issued = signer_->Issue(account_id);
@@ -133,11 +144,7 @@ absl::StatusOr<IntegrationView> IntegrationManager::Connect(
   connection.access_expires_at = tokens->expires_at;
   connection.auto_sync = auto_sync;
   connection.channel_option_id = channel_option_id;
-  for (const User& user : *users) {
-    if (!user.active || user.email.empty()) continue;
-    connection.users.emplace_back(
-        absl::AsciiStrToLower(absl::StripAsciiWhitespace(user.email)), user.id);
-  }
+  connection.users = UsersForOwnerMatching(*users);
   auto company_changed = store_->SaveConnection(connection);
   if (!company_changed.ok()) return company_changed.status();
   spdlog::info("account {}: connected to Pipedrive company {}{}", account_id,

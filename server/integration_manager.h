@@ -10,8 +10,15 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace wave::pipedrive {
+
+// The company's active users with an email, as (lower-cased email, id),
+// for owner matching.
+std::vector<std::pair<std::string, int64_t>> UsersForOwnerMatching(
+    const std::vector<User>& users);
 
 struct IntegrationView {
   IntegrationRecord record;

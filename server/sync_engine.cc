@@ -2,8 +2,10 @@
 
 #include "client/http_status.h"
 #include "server/contact_mapper.h"
+#include "server/integration_manager.h"
 #include "server/logging.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
@@ -83,10 +85,12 @@ ChangeOutcome::Kind ReportKind(const DeliveryReport& report) {
 
 }  // namespace
 
-SyncEngine::SyncEngine(IntegrationStore* integrations, ContactStore* contacts,
-                       TokenManager* tokens, PipedriveClient* pipedrive,
-                       Options options)
+SyncEngine::SyncEngine(IntegrationStore* integrations,
+                       IntegrationStore* side_integrations,
+                       ContactStore* contacts, TokenManager* tokens,
+                       PipedriveClient* pipedrive, Options options)
     : integrations_(integrations),
+      side_integrations_(side_integrations),
       contacts_(contacts),
       tokens_(tokens),
       pipedrive_(pipedrive),
@@ -439,6 +443,13 @@ absl::Status SyncEngine::ApplyUpsert(const IntegrationRecord& integration,
   const std::string& account = integration.account_id;
   auto contact = ContactFromJson(change.payload);
   if (!contact.ok()) return contact.status();
+  const std::string owner_email =
+      absl::AsciiStrToLower(absl::StripAsciiWhitespace(contact->owner_email()));
+  if (!owner_email.empty()) {
+    absl::Status reloaded =
+        MaybeReloadUsers(account, creds, delivery, owner_email);
+    if (!reloaded.ok()) return reloaded;
+  }
   MappingOptions mapping_options;
   mapping_options.channel_option_id = integration.channel_option_id;
   absl::Status lookup = absl::OkStatus();
@@ -462,6 +473,30 @@ absl::Status SyncEngine::ApplyUpsert(const IntegrationRecord& integration,
   // for good.
   if (record.lead_gone) return absl::OkStatus();
   return SyncLead(account, creds, delivery, mapped.lead, record, writes);
+}
+
+absl::Status SyncEngine::MaybeReloadUsers(const std::string& account,
+                                          Credentials& creds,
+                                          ContactDelivery& delivery,
+                                          const std::string& email_lower) {
+  auto known = delivery.FindOwner(email_lower);
+  if (!known.ok()) return known.status();
+  if (known->has_value()) return absl::OkStatus();
+  auto turn = side_integrations_->ClaimUsersReload(
+      account, options_.users_reload_interval);
+  if (!turn.ok() || !*turn) return turn.status();
+  // A team member who joined Pipedrive after the connect.
+  auto users = tokens_->WithRetryOnUnauthenticated<std::vector<User>>(
+      account, creds,
+      [&](const Credentials& c) { return pipedrive_->ListUsers(c); });
+  if (!users.ok()) {
+    // Owner matching can wait for the next reload; the contact cannot.
+    spdlog::info("account {}: users not reloaded: {}", account,
+                 absl::StatusCodeToString(users.status().code()));
+    return absl::OkStatus();
+  }
+  return side_integrations_->ReplaceUsers(account,
+                                          UsersForOwnerMatching(*users));
 }
 
 absl::Status SyncEngine::SyncPerson(const std::string& account,

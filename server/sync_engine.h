@@ -72,13 +72,19 @@ class SyncEngine {
     // 403, and after the company's daily API budget ran out.
     absl::Duration access_pause = absl::Minutes(15);
     absl::Duration budget_pause = absl::Hours(1);
+    // An owner email no known user has reloads the company's users, at
+    // most this often.
+    absl::Duration users_reload_interval = absl::Minutes(5);
     // Retry backoff: full jitter over min(cap, base * 2^attempts).
     absl::Duration retry_base = absl::Seconds(5);
     absl::Duration retry_cap = absl::Minutes(30);
     std::function<absl::Time()> clock = absl::Now;
   };
 
-  SyncEngine(IntegrationStore* integrations, ContactStore* contacts,
+  // `side_integrations` uses a pool of its own, for writes made while a
+  // delivery holds a connection of the main pool.
+  SyncEngine(IntegrationStore* integrations,
+             IntegrationStore* side_integrations, ContactStore* contacts,
              TokenManager* tokens, PipedriveClient* pipedrive, Options options);
 
   // `contact` must be valid (ValidateContact).
@@ -150,6 +156,11 @@ class SyncEngine {
                            Credentials& creds, ContactDelivery& delivery,
                            const PendingChange& change, ContactRecord& record,
                            int& writes);
+  // Reloads the company's users when `email_lower` matches none of them
+  // and the last load is old enough.
+  absl::Status MaybeReloadUsers(const std::string& account, Credentials& creds,
+                                ContactDelivery& delivery,
+                                const std::string& email_lower);
   absl::Status SyncPerson(const std::string& account, Credentials& creds,
                           ContactDelivery& delivery, PersonWrite desired,
                           ContactRecord& record, int& writes);
@@ -175,6 +186,7 @@ class SyncEngine {
   absl::Time RetryAt(int attempts, const absl::Status& error);
 
   IntegrationStore* integrations_;
+  IntegrationStore* side_integrations_;
   ContactStore* contacts_;
   TokenManager* tokens_;
   PipedriveClient* pipedrive_;

@@ -196,6 +196,10 @@ absl::StatusOr<bool> IntegrationStore::SaveConnection(const NewConnection& c) {
           " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
           c.account_id, email, id);
     }
+    tx.exec_params(
+        "UPDATE integrations SET users_loaded_at = now()"
+        " WHERE account_id = $1",
+        c.account_id);
     tx.commit();
     return company_changed;
   } catch (const std::exception& e) {
@@ -323,6 +327,40 @@ absl::Status IntegrationStore::RecordError(const std::string& account_id,
             " RETURNING account_id",
             account_id, error);
         if (updated.empty()) return NotFound(account_id);
+        tx.commit();
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<bool> IntegrationStore::ClaimUsersReload(
+    const std::string& account_id, absl::Duration min_age) {
+  return InTransaction(
+      *pool_, "claim users reload",
+      [&](pqxx::work& tx) -> absl::StatusOr<bool> {
+        pqxx::result rows = tx.exec_params(
+            "UPDATE integrations SET users_loaded_at = now()"
+            " WHERE account_id = $1 AND (users_loaded_at IS NULL"
+            " OR users_loaded_at <= now() - make_interval(secs => $2))"
+            " RETURNING account_id",
+            account_id, absl::ToDoubleSeconds(min_age));
+        tx.commit();
+        return !rows.empty();
+      });
+}
+
+absl::Status IntegrationStore::ReplaceUsers(
+    const std::string& account_id,
+    const std::vector<std::pair<std::string, int64_t>>& users) {
+  return InTransaction(
+      *pool_, "replace users", [&](pqxx::work& tx) -> absl::Status {
+        tx.exec_params("DELETE FROM pipedrive_users WHERE account_id = $1",
+                       account_id);
+        for (const auto& [email, id] : users) {
+          tx.exec_params(
+              "INSERT INTO pipedrive_users (account_id, email_lower, user_id)"
+              " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+              account_id, email, id);
+        }
         tx.commit();
         return absl::OkStatus();
       });

@@ -112,6 +112,15 @@ class IntegrationStore {
   absl::Status RecordError(const std::string& account_id,
                            const std::string& error);
 
+  // Takes the turn to reload the account's users when they were last loaded
+  // at least `min_age` ago; false when another caller did so recently.
+  absl::StatusOr<bool> ClaimUsersReload(const std::string& account_id,
+                                        absl::Duration min_age);
+  // Replaces the account's users: (lower-cased email, user id).
+  absl::Status ReplaceUsers(
+      const std::string& account_id,
+      const std::vector<std::pair<std::string, int64_t>>& users);
+
   // The active Pipedrive user with that (lower-cased) email, if any.
   absl::StatusOr<std::optional<int64_t>> FindUserByEmail(
       const std::string& account_id, const std::string& email_lower);

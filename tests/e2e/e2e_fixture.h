@@ -141,6 +141,7 @@ class EndToEndTest : public ::testing::Test {
     engine.retry_cap = absl::Milliseconds(200);
     engine.access_pause = absl::Milliseconds(500);
     engine.budget_pause = absl::Milliseconds(500);
+    engine.users_reload_interval = absl::ZeroDuration();
     overrides.engine = engine;
     auto app = Application::Start(Config(), overrides);
     ASSERT_TRUE(app.ok()) << app.status();

@@ -176,3 +176,39 @@ TEST_F(LifecycleTest, ConnectTakesNoOtherChannelThanWaveConnect) {
 
 }  // namespace
 }  // namespace wave::pipedrive::testing
+
+namespace wave::pipedrive::testing {
+namespace {
+
+class OwnerReloadTest : public EndToEndTest {};
+
+TEST_F(OwnerReloadTest, TeamMemberWhoJoinedAfterConnectBecomesOwner) {
+  ConnectAccount();
+  const int64_t dave =
+      sandbox_->AddUser(company_, "Dave New", "dave@acme.example");
+  v1::Contact contact = JaneDoe("c-1", 1);
+  contact.set_owner_email("Dave@Acme.example");
+
+  v1::SyncContactResponse response;
+  ASSERT_TRUE(Sync(contact, &response).ok());
+
+  EXPECT_EQ(response.outcome(), v1::SyncContactResponse::APPLIED);
+  EXPECT_TRUE(response.sync().owner_matched());
+  auto persons = LivePersons(company_);
+  ASSERT_THAT(persons, SizeIs(1));
+  EXPECT_EQ(persons[0].owner_id, dave);
+  EXPECT_EQ(sandbox_->CountRequests("GET", "/api/v1/users"), 1);
+}
+
+TEST_F(OwnerReloadTest, KnownOwnerCostsNoUsersCall) {
+  ConnectAccount();
+
+  v1::SyncContactResponse response;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &response).ok());
+
+  EXPECT_TRUE(response.sync().owner_matched());
+  EXPECT_EQ(sandbox_->CountRequests("GET", "/api/v1/users"), 0);
+}
+
+}  // namespace
+}  // namespace wave::pipedrive::testing
