@@ -161,26 +161,24 @@ absl::StatusOr<ServerConfig> LoadConfig() {
       Setting(FLAGS_tls_client_ca_file, "TLS_CLIENT_CA_FILE");
   c.log_level = Setting(FLAGS_log_level, "LOG_LEVEL", c.log_level);
   c.migrate_only = absl::GetFlag(FLAGS_migrate_only);
-  auto poll = PositiveInt(Setting(FLAGS_worker_poll_ms, "WORKER_POLL_MS"),
-                          "worker_poll_ms", c.worker_poll_ms);
-  if (!poll.ok()) return poll.status();
-  c.worker_poll_ms = *poll;
-  auto ttl = PositiveInt(Setting(FLAGS_lease_ttl_ms, "LEASE_TTL_MS"),
-                         "lease_ttl_ms", c.lease_ttl_ms);
-  if (!ttl.ok()) return ttl.status();
-  c.lease_ttl_ms = *ttl;
-  auto wait = PositiveInt(Setting(FLAGS_sync_wait_ms, "SYNC_WAIT_MS"),
-                          "sync_wait_ms", c.sync_wait_ms);
-  if (!wait.ok()) return wait.status();
-  c.sync_wait_ms = *wait;
-  auto base = PositiveInt(Setting(FLAGS_retry_base_ms, "RETRY_BASE_MS"),
-                          "retry_base_ms", c.retry_base_ms);
-  if (!base.ok()) return base.status();
-  c.retry_base_ms = *base;
-  auto cap = PositiveInt(Setting(FLAGS_retry_cap_ms, "RETRY_CAP_MS"),
-                         "retry_cap_ms", c.retry_cap_ms);
-  if (!cap.ok()) return cap.status();
-  c.retry_cap_ms = *cap;
+  const struct {
+    const absl::Flag<std::string>& flag;
+    const char* env;
+    const char* name;
+    int& value;
+  } millis[] = {
+      {FLAGS_worker_poll_ms, "WORKER_POLL_MS", "worker_poll_ms",
+       c.worker_poll_ms},
+      {FLAGS_lease_ttl_ms, "LEASE_TTL_MS", "lease_ttl_ms", c.lease_ttl_ms},
+      {FLAGS_sync_wait_ms, "SYNC_WAIT_MS", "sync_wait_ms", c.sync_wait_ms},
+      {FLAGS_retry_base_ms, "RETRY_BASE_MS", "retry_base_ms", c.retry_base_ms},
+      {FLAGS_retry_cap_ms, "RETRY_CAP_MS", "retry_cap_ms", c.retry_cap_ms},
+  };
+  for (const auto& m : millis) {
+    auto value = PositiveInt(Setting(m.flag, m.env), m.name, m.value);
+    if (!value.ok()) return value.status();
+    m.value = *value;
+  }
 
   if (c.database_url.empty()) {
     return absl::InvalidArgumentError(
