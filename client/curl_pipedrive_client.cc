@@ -525,6 +525,7 @@ absl::StatusOr<HttpResponse> CurlPipedriveClient::CallApi(
   HttpRequest request;
   request.method = call.method;
   request.url = absl::StrCat(*base, call.path);
+  request.background = creds.background;
   request.headers = {{"Authorization", "Bearer " + creds.access_token},
                      {"Accept", kJsonContentType}};
   if (!call.body.empty()) {

@@ -16,6 +16,9 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Background work (an import) as opposed to a change a caller waits for;
+  // pacing keeps some of the rate limit free for the latter.
+  bool background = false;
 };
 
 // One HTTP response, whatever its status code.

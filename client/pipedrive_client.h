@@ -27,6 +27,9 @@ struct TokenSet {
 struct Credentials {
   std::string access_token;
   std::string api_domain;
+  // Calls made for background work (an import): they leave part of the
+  // burst window to changes a caller waits for.
+  bool background = false;
 };
 
 // The user who authorised the app, with their company.

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -86,6 +87,7 @@ RateLimitedTransport::RateLimitedTransport(std::shared_ptr<HttpTransport> inner,
         options.default_limit = std::clamp(options.default_limit, 1, kMaxLimit);
         options.search_limit = std::clamp(options.search_limit, 1, kMaxLimit);
         options.safety_margin = std::max(options.safety_margin, 0);
+        options.realtime_share = std::clamp(options.realtime_share, 0.0, 0.9);
         options.window = std::max(options.window, absl::Milliseconds(1));
         options.max_wait = std::max(options.max_wait, absl::ZeroDuration());
         options.max_hold = std::max(options.max_hold, absl::ZeroDuration());
@@ -105,7 +107,8 @@ absl::StatusOr<HttpResponse> RateLimitedTransport::Send(
 
   const bool search = IsSearchPath(request.url);
   TokenState* state = Pin(absl::Hash<std::string>{}(*token));
-  if (absl::Status slot = TakeSlot(*state, search); !slot.ok()) {
+  if (absl::Status slot = TakeSlot(*state, search, request.background);
+      !slot.ok()) {
     Finish(*state, search, slot);
     return slot;
   }
@@ -131,7 +134,8 @@ RateLimitedTransport::TokenState* RateLimitedTransport::Pin(uint64_t key) {
   return slot.get();
 }
 
-absl::Status RateLimitedTransport::TakeSlot(TokenState& state, bool search) {
+absl::Status RateLimitedTransport::TakeSlot(TokenState& state, bool search,
+                                            bool background) {
   const absl::Time start = options_.clock();
   const absl::Time deadline = start + options_.max_wait;
   while (true) {
@@ -139,8 +143,10 @@ absl::Status RateLimitedTransport::TakeSlot(TokenState& state, bool search) {
     {
       absl::MutexLock lock(&mu_);
       const absl::Time now = options_.clock();
-      absl::Time ready = ReadyAt(state.general, now);
-      if (search) ready = std::max(ready, ReadyAt(state.search, now));
+      absl::Time ready = ReadyAt(state.general, now, background);
+      if (search) {
+        ready = std::max(ready, ReadyAt(state.search, now, background));
+      }
 
       Stats delta;
       delta.time_waited = std::max(now - start, absl::ZeroDuration());
@@ -202,11 +208,17 @@ void RateLimitedTransport::Finish(
   window.hold_until = std::max(window.hold_until, now + hold);
 }
 
-absl::Time RateLimitedTransport::ReadyAt(Window& window, absl::Time now) const {
+absl::Time RateLimitedTransport::ReadyAt(Window& window, absl::Time now,
+                                         bool background) const {
   while (!window.sent.empty() && window.sent.front() <= now - options_.window) {
     window.sent.pop_front();
   }
-  const int usable = std::max(1, window.limit - options_.safety_margin);
+  int usable = std::max(1, window.limit - options_.safety_margin);
+  if (background && usable > 1 && options_.realtime_share > 0) {
+    const int reserved = std::max(
+        1, static_cast<int>(std::ceil(usable * options_.realtime_share)));
+    usable = std::max(1, usable - reserved);
+  }
   absl::Time ready = window.hold_until;
   if (window.sent.size() >= static_cast<std::size_t>(usable)) {
     ready = std::max(

@@ -33,6 +33,11 @@ struct RateLimitedTransportOptions {
   // "itemSearch" path). Pipedrive documents 10 on every plan; a larger
   // x-ratelimit-limit on a search answer is not trusted.
   int search_limit = 10;
+  // Share of every usable limit that background requests
+  // (HttpRequest::background) leave free for the others, so that a change a
+  // caller waits for finds a slot while an import fills the window. At
+  // least one slot when the usable limit is above one.
+  double realtime_share = 0.1;
   // Pipedrive's rolling burst window.
   absl::Duration window = absl::Seconds(2);
   // The longest Send() blocks waiting for a slot before it gives up.
@@ -59,6 +64,9 @@ struct RateLimitedTransportOptions {
 // window, all other answers the general one. The server has the last word:
 // an answer with x-ratelimit-remaining 0, or a 429, holds that window until
 // x-ratelimit-reset has passed (one `window` if the header is missing or 0).
+// Background requests stop short of the usable limit by `realtime_share`,
+// so an import keeps the window nearly full yet never delays a change a
+// caller waits for by more than its own traffic does.
 // A 429 is returned as is: retrying is the caller's decision. Requests
 // without a Bearer token (OAuth token calls use Basic auth) go straight
 // through, unpaced and uncounted.
@@ -129,7 +137,7 @@ class RateLimitedTransport : public HttpTransport {
 
   // Blocks until `state` has a slot and takes it, or returns
   // RESOURCE_EXHAUSTED past max_wait.
-  absl::Status TakeSlot(TokenState& state, bool search)
+  absl::Status TakeSlot(TokenState& state, bool search, bool background)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Learns from the answer and unpins `state`.
@@ -138,8 +146,9 @@ class RateLimitedTransport : public HttpTransport {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // The earliest time `window` admits one more request, given its hold and
-  // the usable limit; drops expired send times first.
-  absl::Time ReadyAt(Window& window, absl::Time now) const
+  // the usable limit (lower for background requests); drops expired send
+  // times first.
+  absl::Time ReadyAt(Window& window, absl::Time now, bool background) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void ForgetIdle(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -62,7 +62,9 @@ absl::Status TokenManager::WithRetryOnUnauthenticated(
   if (!absl::IsUnauthenticated(result)) return result;
   auto refreshed = Refresh(account_id, creds);
   if (!refreshed.ok()) return refreshed.status();
+  const bool background = creds.background;
   creds = *std::move(refreshed);
+  creds.background = background;
   return call(creds);
 }
 

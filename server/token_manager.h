@@ -68,7 +68,9 @@ absl::StatusOr<T> TokenManager::WithRetryOnUnauthenticated(
   if (result.ok() || !absl::IsUnauthenticated(result.status())) return result;
   auto refreshed = Refresh(account_id, creds);
   if (!refreshed.ok()) return refreshed.status();
+  const bool background = creds.background;
   creds = *std::move(refreshed);
+  creds.background = background;
   return call(creds);
 }
 

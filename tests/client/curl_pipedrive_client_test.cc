@@ -462,6 +462,19 @@ TEST_F(CurlPipedriveClientTest, UpdatePersonWithOnlyPhonesSendsOnlyPhones) {
   })"));
 }
 
+TEST_F(CurlPipedriveClientTest, BackgroundCredentialsMarkTheRequest) {
+  ExpectSend(Response(200, kPersonResponse));
+  Credentials creds = Creds();
+  creds.background = true;
+
+  ASSERT_OK(client_.GetPerson(creds, 987));
+  EXPECT_TRUE(sent_.background);
+
+  ExpectSend(Response(200, kPersonResponse));
+  ASSERT_OK(client_.GetPerson(Creds(), 987));
+  EXPECT_FALSE(sent_.background);
+}
+
 TEST_F(CurlPipedriveClientTest, UpdatePersonCanClearAList) {
   ExpectSend(Response(200, kPersonResponse));
   PersonWrite write;

@@ -271,6 +271,30 @@ TEST(RateLimitedTransport, DefaultLimitAppliesUntilTheHeaderIsSeen) {
   EXPECT_THAT(clock.sleeps(), ElementsAre(absl::Seconds(2)));
 }
 
+TEST(RateLimitedTransport, BackgroundRequestsLeaveTheRealtimeShareFree) {
+  FakeClock clock;
+  auto inner = std::make_shared<StrictMock<MockHttpTransport>>();
+  EXPECT_CALL(*inner, Send(_)).WillRepeatedly(Return(Answer(200)));
+  RateLimitedTransportOptions options = OptionsWith(clock);
+  options.default_limit = 22;
+  options.safety_margin = 2;
+  options.realtime_share = 0.1;
+  RateLimitedTransport transport(inner, options);
+  HttpRequest background = Bearer(kTokenA);
+  background.background = true;
+
+  // 20 usable, 2 of them kept for real-time requests.
+  SendAll(transport, background, 18);
+  EXPECT_THAT(clock.sleeps(), ElementsAre());
+  SendAll(transport, Bearer(kTokenA), 2);
+  EXPECT_THAT(clock.sleeps(), ElementsAre());
+
+  // The window is full for both kinds now.
+  SendAll(transport, background, 1);
+  EXPECT_THAT(clock.sleeps(), ElementsAre(absl::Seconds(2)));
+  EXPECT_EQ(transport.TokenStats(kTokenA)->requests_sent, 21);
+}
+
 TEST(RateLimitedTransport, RemainingZeroHoldsTheTokenUntilReset) {
   FakeClock clock;
   auto inner = std::make_shared<StrictMock<MockHttpTransport>>();
