@@ -143,8 +143,8 @@ absl::Status FakePipedrive::Start() {
   // Without it, a small answer on a reused connection waits for Nagle's
   // delayed ACK (tens of milliseconds per request).
   server_->set_tcp_nodelay(true);
-  server_->set_keep_alive_timeout(std::max<time_t>(
-      1, absl::ToInt64Seconds(options_.keep_alive_timeout)));
+  server_->set_keep_alive_timeout(
+      std::max<time_t>(1, absl::ToInt64Seconds(options_.keep_alive_timeout)));
   const auto handler = [this](const httplib::Request& request,
                               httplib::Response& response) {
     ToHttplib(Serve(FromHttplib(request)), response);
@@ -340,6 +340,25 @@ void FakePipedrive::DeletePersonInUi(int64_t person_id) {
   }
 }
 
+int64_t FakePipedrive::AddPersonInUi(int64_t company_id, int64_t owner_user_id,
+                                     const std::string& name,
+                                     const std::vector<ContactValue>& emails,
+                                     const std::vector<ContactValue>& phones) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PersonRecord person;
+  person.id = state_->next_person_id++;
+  person.company_id = company_id;
+  person.owner_id = owner_user_id;
+  person.name = name;
+  person.emails = emails;
+  person.phones = phones;
+  person.add_time = state_->Now();
+  person.update_time = person.add_time;
+  const int64_t id = person.id;
+  state_->persons[id] = std::move(person);
+  return id;
+}
+
 std::vector<PersonRecord> FakePipedrive::Persons(int64_t company_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<PersonRecord> out;
@@ -447,6 +466,18 @@ Reply FakePipedrive::Serve(const HttpRequest& request) {
     return HandleControl(request);
   }
 
+  // Counts the requests being answered at once, injected delays included.
+  struct InFlight {
+    InFlight(std::atomic<int>& now, std::atomic<int>& peak) : now_(now) {
+      const int mine = ++now_;
+      int seen = peak.load();
+      while (mine > seen && !peak.compare_exchange_weak(seen, mine)) {
+      }
+    }
+    ~InFlight() { --now_; }
+    std::atomic<int>& now_;
+  } in_flight(in_flight_, peak_in_flight_);
+
   Fault fault;
   const bool faulted = TakeFault(request, &fault);
   if (faulted && fault.delay_ms > 0) {
@@ -475,6 +506,8 @@ Reply FakePipedrive::Serve(const HttpRequest& request) {
   record.status = reply.status;
   record.company_id = reply.company_id;
   std::lock_guard<std::mutex> lock(mu_);
+  // Taken under the lock, so that the list stays in time order.
+  record.at = state_->Now();
   requests_.push_back(std::move(record));
   return reply;
 }

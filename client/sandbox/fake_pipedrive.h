@@ -124,6 +124,12 @@ class FakePipedrive {
   // Converted to a deal: Pipedrive marks the lead deleted.
   void ConvertLead(const std::string& lead_id);
   void DeletePersonInUi(int64_t person_id);
+  // A Person the sales team entered by hand, owned by `owner_user_id`.
+  // Returns its id.
+  int64_t AddPersonInUi(int64_t company_id, int64_t owner_user_id,
+                        const std::string& name,
+                        const std::vector<ContactValue>& emails,
+                        const std::vector<ContactValue>& phones);
 
   // Inspection for tests.
   std::vector<PersonRecord> Persons(int64_t company_id) const;  // Any state.
@@ -134,6 +140,8 @@ class FakePipedrive {
                     const std::string& path_prefix) const;
   bool IsRefreshTokenRevoked(const std::string& refresh_token) const;
   int64_t TokensSpent(int64_t company_id) const;
+  // The most API requests the sandbox was answering at one moment.
+  int PeakConcurrentRequests() const { return peak_in_flight_.load(); }
   // What GET /_sandbox/state answers: companies with their users, channel
   // options, persons and leads.
   std::string StateJson() const;
@@ -167,6 +175,8 @@ class FakePipedrive {
   bool started_ = false;
 
   std::atomic<int> port_{0};
+  std::atomic<int> in_flight_{0};
+  std::atomic<int> peak_in_flight_{0};
   std::unique_ptr<httplib::Server> server_;
   std::thread listener_;
   std::atomic<bool> listener_done_{false};

@@ -81,6 +81,7 @@ struct RequestRecord {
   std::string body;
   int status = 0;          // The status answered.
   int64_t company_id = 0;  // 0 when the request carried no valid token.
+  absl::Time at;           // When it was answered, by the sandbox's clock.
 };
 
 // A failure the sandbox injects into matching requests.
