@@ -76,6 +76,7 @@ std::string ProcessIdentity() {
 struct Application::Parts {
   std::unique_ptr<PgPool> pool;
   std::unique_ptr<PgPool> side_pool;
+  std::unique_ptr<PgPool> delivery_pool;
   std::unique_ptr<TokenCipher> cipher;
   std::unique_ptr<OAuthStateSigner> signer;
   std::unique_ptr<CallerAuthenticator> auth;
@@ -105,6 +106,11 @@ absl::StatusOr<std::unique_ptr<Application>> Application::Start(
   // Token refreshes and create intents get connections of their own, so
   // that a delivery holding a connection never waits for a second one.
   p->side_pool = std::make_unique<PgPool>(config.database_url, 4);
+  // Each contact in delivery holds a connection while Pipedrive answers;
+  // a pool of their own keeps API calls from waiting behind an import.
+  p->delivery_pool = std::make_unique<PgPool>(
+      config.database_url,
+      config.delivery_accounts * config.delivery_concurrency);
   if (absl::Status s = ApplyMigrations(*p->pool, BuiltInMigrations());
       !s.ok()) {
     return s;
@@ -139,8 +145,8 @@ absl::StatusOr<std::unique_ptr<Application>> Application::Start(
       std::make_unique<IntegrationStore>(p->pool.get(), p->cipher.get());
   p->token_integrations =
       std::make_unique<IntegrationStore>(p->side_pool.get(), p->cipher.get());
-  p->contacts =
-      std::make_unique<ContactStore>(p->pool.get(), p->side_pool.get());
+  p->contacts = std::make_unique<ContactStore>(
+      p->pool.get(), p->side_pool.get(), p->delivery_pool.get());
   p->tokens = std::make_unique<TokenManager>(p->token_integrations.get(),
                                              p->pipedrive.get());
   p->leases = std::make_unique<LeaseStore>(p->pool.get());
@@ -184,6 +190,8 @@ absl::StatusOr<std::unique_ptr<Application>> Application::Start(
   worker_options.owner = ProcessIdentity();
   worker_options.poll_interval = absl::Milliseconds(config.worker_poll_ms);
   worker_options.lease_ttl = absl::Milliseconds(config.lease_ttl_ms);
+  worker_options.parallel_accounts = config.delivery_accounts;
+  worker_options.account_concurrency = config.delivery_concurrency;
   p->worker = std::make_unique<DeliveryWorker>(
       p->engine.get(), p->contacts.get(), p->leases.get(), worker_options);
   DeliveryWorker* worker = p->worker.get();

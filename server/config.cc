@@ -57,6 +57,12 @@ ABSL_FLAG(std::string, retry_base_ms, "",
           "(RETRY_BASE_MS; default 5000)");
 ABSL_FLAG(std::string, retry_cap_ms, "",
           "largest retry backoff (RETRY_CAP_MS; default 1800000)");
+ABSL_FLAG(std::string, delivery_accounts, "",
+          "accounts a process delivers at once (DELIVERY_ACCOUNTS; default "
+          "4)");
+ABSL_FLAG(std::string, delivery_concurrency, "",
+          "contacts of one account delivered at once "
+          "(DELIVERY_CONCURRENCY; default 4)");
 ABSL_FLAG(std::string, worker_poll_ms, "",
           "how often background delivery looks for due changes "
           "(WORKER_POLL_MS; default 1000)");
@@ -166,15 +172,19 @@ absl::StatusOr<ServerConfig> LoadConfig() {
     const char* env;
     const char* name;
     int& value;
-  } millis[] = {
+  } numbers[] = {
       {FLAGS_worker_poll_ms, "WORKER_POLL_MS", "worker_poll_ms",
        c.worker_poll_ms},
       {FLAGS_lease_ttl_ms, "LEASE_TTL_MS", "lease_ttl_ms", c.lease_ttl_ms},
       {FLAGS_sync_wait_ms, "SYNC_WAIT_MS", "sync_wait_ms", c.sync_wait_ms},
       {FLAGS_retry_base_ms, "RETRY_BASE_MS", "retry_base_ms", c.retry_base_ms},
       {FLAGS_retry_cap_ms, "RETRY_CAP_MS", "retry_cap_ms", c.retry_cap_ms},
+      {FLAGS_delivery_accounts, "DELIVERY_ACCOUNTS", "delivery_accounts",
+       c.delivery_accounts},
+      {FLAGS_delivery_concurrency, "DELIVERY_CONCURRENCY",
+       "delivery_concurrency", c.delivery_concurrency},
   };
-  for (const auto& m : millis) {
+  for (const auto& m : numbers) {
     auto value = PositiveInt(Setting(m.flag, m.env), m.name, m.value);
     if (!value.ok()) return value.status();
     m.value = *value;

@@ -37,6 +37,11 @@ struct ServerConfig {
   // that starts at the base and doubles up to the cap.
   int retry_base_ms = 5000;
   int retry_cap_ms = 30 * 60 * 1000;
+  // Accounts delivered at once by a process, and contacts of one account
+  // delivered at once. Each contact in flight holds a database connection
+  // of a pool of its own (accounts x concurrency connections).
+  int delivery_accounts = 4;
+  int delivery_concurrency = 4;
 };
 
 // Reads the parsed flags and the environment. Errors name the setting that

@@ -4,6 +4,7 @@
 
 #include "spdlog/spdlog.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace wave::pipedrive {
@@ -32,6 +33,11 @@ void DeliveryWorker::Start() {
   for (int i = 0; i < options_.parallel_accounts; ++i) {
     threads_.emplace_back([this] { Work(); });
   }
+  const int lanes =
+      options_.parallel_accounts * std::max(1, options_.account_concurrency);
+  for (int i = 0; i < lanes; ++i) {
+    threads_.emplace_back([this] { Lane(); });
+  }
 }
 
 void DeliveryWorker::Stop() {
@@ -44,6 +50,17 @@ void DeliveryWorker::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // Accounts that yielded their thread still hold a lease.
+  std::deque<std::string> waiting;
+  {
+    absl::MutexLock lock(&mu_);
+    waiting.swap(ready_);
+  }
+  for (const std::string& account : waiting) {
+    if (absl::Status s = leases_->Release(account, options_.owner); !s.ok()) {
+      WarnLimited("cannot release a lease", s);
+    }
+  }
 }
 
 void DeliveryWorker::Wake(const std::string& account_id) {
@@ -117,14 +134,44 @@ void DeliveryWorker::Work() {
       account = ready_.front();
       ready_.pop_front();
     }
-    RunAccount(account);
+    const Turn turn = RunAccount(account);
     absl::MutexLock lock(&mu_);
+    if (turn == Turn::kYielded) {
+      // Behind the accounts that waited; it keeps its lease meanwhile.
+      ready_.push_back(account);
+      continue;
+    }
     active_.erase(account);
     rerun_.erase(account);
   }
 }
 
-void DeliveryWorker::RunAccount(const std::string& account_id) {
+void DeliveryWorker::Lane() {
+  while (true) {
+    std::function<void()> task;
+    {
+      absl::MutexLock lock(&mu_);
+      auto has_task = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !tasks_.empty();
+      };
+      mu_.Await(absl::Condition(&has_task));
+      // Tasks already handed out are run even when stopping: their round
+      // waits for them.
+      if (tasks_.empty()) return;
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+  }
+}
+
+DeliveryWorker::Turn DeliveryWorker::RunAccount(const std::string& account_id) {
+  // A yielded account may have waited past its lease; another process may
+  // have taken it meanwhile.
+  auto held = leases_->Renew(account_id, options_.owner, options_.lease_ttl);
+  if (!held.ok() || !*held) return Turn::kDone;
+  const absl::Time turn_ends_at = absl::Now() + options_.turn;
+  Turn turn = Turn::kDone;
   while (!Stopping()) {
     auto due = contacts_->DueContactsOf(account_id, options_.batch_size);
     if (!due.ok()) {
@@ -137,31 +184,95 @@ void DeliveryWorker::RunAccount(const std::string& account_id) {
       if (rerun_.erase(account_id) > 0) continue;
       break;
     }
-    bool paused = false;
-    bool progress = false;
-    for (const std::string& contact_id : *due) {
-      if (Stopping()) break;
-      auto report = engine_->Deliver(account_id, contact_id,
-                                     /*skip_locked=*/true);
-      if (!report.ok()) {
-        WarnLimited("delivery failed", report.status());
-        continue;
-      }
-      progress |= report->attempted;
-      if (report->paused) {
-        paused = true;
-        break;
-      }
-    }
+    const Round round = DeliverRound(account_id, *due, turn_ends_at);
     auto renewed =
         leases_->Renew(account_id, options_.owner, options_.lease_ttl);
     // Nothing could be tried (the account is not deliverable now, or
     // another process holds its contacts): leave it for a later claim.
-    if (!renewed.ok() || !*renewed || paused || !progress) break;
+    if (!renewed.ok() || !*renewed || round.paused) break;
+    if (round.yielded) {
+      turn = Turn::kYielded;
+      break;
+    }
+    if (!round.progress && !round.preempted) break;
   }
-  if (absl::Status s = leases_->Release(account_id, options_.owner); !s.ok()) {
-    WarnLimited("cannot release a lease", s);
+  if (turn == Turn::kDone) {
+    if (absl::Status s = leases_->Release(account_id, options_.owner);
+        !s.ok()) {
+      WarnLimited("cannot release a lease", s);
+    }
   }
+  return turn;
+}
+
+DeliveryWorker::Round DeliveryWorker::DeliverRound(
+    const std::string& account_id, const std::vector<std::string>& due,
+    absl::Time turn_ends_at) {
+  const int concurrency = std::max(1, options_.account_concurrency);
+  absl::Mutex round_mu;
+  int in_flight = 0;
+  bool round_paused = false;
+  bool round_progress = false;
+  auto lane_free = [&]() ABSL_SHARED_LOCKS_REQUIRED(round_mu) {
+    return in_flight < concurrency;
+  };
+  Round round;
+  for (const std::string& contact_id : due) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+      // A fresh change of this account: read the queue again, so that a
+      // real-time change goes before the rest of an import.
+      if (rerun_.erase(account_id) > 0) {
+        round.preempted = true;
+        break;
+      }
+      if (!ready_.empty() && absl::Now() >= turn_ends_at) {
+        round.yielded = true;
+        break;
+      }
+    }
+    {
+      absl::MutexLock lock(&round_mu);
+      round_mu.Await(absl::Condition(&lane_free));
+      if (round_paused) break;
+      ++in_flight;
+    }
+    auto deliver = [this, &round_mu, &in_flight, &round_paused, &round_progress,
+                    account_id, contact_id] {
+      auto report = engine_->Deliver(account_id, contact_id,
+                                     /*skip_locked=*/true);
+      if (!report.ok()) WarnLimited("delivery failed", report.status());
+      absl::MutexLock lock(&round_mu);
+      --in_flight;
+      if (report.ok()) {
+        round_progress |= report->attempted;
+        round_paused |= report->paused;
+      }
+    };
+    bool handed_out = false;
+    {
+      absl::MutexLock lock(&mu_);
+      // Lanes end once stopping and out of tasks: hand out no more then.
+      if (!stopping_) {
+        tasks_.push_back(std::move(deliver));
+        handed_out = true;
+      }
+    }
+    if (!handed_out) {
+      absl::MutexLock lock(&round_mu);
+      --in_flight;
+      break;
+    }
+  }
+  absl::MutexLock lock(&round_mu);
+  auto idle = [&]() ABSL_SHARED_LOCKS_REQUIRED(round_mu) {
+    return in_flight == 0;
+  };
+  round_mu.Await(absl::Condition(&idle));
+  round.paused = round_paused;
+  round.progress = round_progress;
+  return round;
 }
 
 }  // namespace wave::pipedrive

@@ -370,11 +370,21 @@ grpc::Status PipedriveSyncService::GetImport(
   response->set_failed(p.failed);
   response->set_pending(p.pending);
   *response->mutable_started_at() = ToProto(p.started_at);
+  response->set_linked(p.linked);
+  response->set_link_existing_persons(p.link_existing);
   const IntegrationRecord& i = integration->record;
-  if (!p.finished_at.has_value()) {
+  // A stream silent for this long lost its server (a broken stream
+  // otherwise records its end).
+  constexpr absl::Duration kSilentStream = absl::Minutes(10);
+  const bool silent = !p.finished_at.has_value() &&
+                      absl::Now() - p.last_batch_at > kSilentStream;
+  response->set_interrupted(p.interrupted || silent);
+  if (!p.finished_at.has_value() && !silent) {
     response->set_state(v1::Import::RECEIVING);
   } else {
-    *response->mutable_received_at() = ToProto(*p.finished_at);
+    if (p.finished_at.has_value()) {
+      *response->mutable_received_at() = ToProto(*p.finished_at);
+    }
     if (p.pending == 0) {
       response->set_state(v1::Import::DONE);
     } else if (i.state != IntegrationState::kConnected) {
@@ -389,7 +399,7 @@ grpc::Status PipedriveSyncService::GetImport(
     }
   }
   // The pace so far: contacts settled by delivery since the start.
-  const int64_t delivered = p.created + p.updated + p.failed;
+  const int64_t delivered = p.created + p.updated + p.linked + p.failed;
   const absl::Duration elapsed = absl::Now() - p.started_at;
   if (p.pending > 0 && delivered > 0 && elapsed > absl::ZeroDuration()) {
     const absl::Duration per_contact = elapsed / delivered;
@@ -419,6 +429,7 @@ grpc::Status PipedriveSyncService::ImportAll(
     // What was accepted stays accepted; the caller learns where it stopped
     // and can stream the rest again.
     if (!s.ok()) {
+      (void)engine_->FinishImport(import_id, rejected, /*interrupted=*/true);
       return grpc::Status(
           static_cast<grpc::StatusCode>(s.code()),
           absl::StrCat("import ", import_id, " stopped after accepting ",
@@ -456,7 +467,12 @@ grpc::Status PipedriveSyncService::ImportAll(
                          ": the Pipedrive integration is disconnected; "
                          "connect it again before importing"));
       }
-      if (auto s = engine_->StartImport(import_id, account_id); !s.ok()) {
+      // Unset, the import on connect (auto-sync) links by default.
+      const bool link_existing = message.has_link_existing_persons()
+                                     ? message.link_existing_persons()
+                                     : view->record.auto_sync;
+      if (auto s = engine_->StartImport(import_id, account_id, link_existing);
+          !s.ok()) {
         return ToGrpcStatus(s);
       }
     } else if (message.account_id() != account_id) {
@@ -480,12 +496,25 @@ grpc::Status PipedriveSyncService::ImportAll(
     }
     ++index;
   }
+  if (context->IsCancelled()) {
+    // The stream broke: what arrived in full batches is kept and delivered,
+    // and the import says it was cut short.
+    if (!account_id.empty()) {
+      (void)engine_->FinishImport(import_id, rejected, /*interrupted=*/true);
+      spdlog::info("account {}: import {} interrupted after {} contacts",
+                   account_id, import_id, accepted);
+    }
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        "the import stream was cancelled");
+  }
   if (grpc::Status s = flush(); !s.ok()) return s;
   if (account_id.empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "the stream carried no contacts");
   }
-  if (auto s = engine_->FinishImport(import_id, rejected); !s.ok()) {
+  if (auto s = engine_->FinishImport(import_id, rejected,
+                                     /*interrupted=*/false);
+      !s.ok()) {
     spdlog::warn("account {}: import {} end not stored: {}", account_id,
                  import_id, std::string(s.message()));
   }

@@ -6,6 +6,7 @@
 #include "server/logging.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
@@ -361,12 +362,14 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
   DeliveryResult result;
   result.record = (*delivery)->record();
   absl::Status applied;
+  bool linked = false;
   auto creds = tokens_->Get(*integration);
+  if (creds.ok()) creds->background = change.from_import;
   if (!creds.ok()) {
     applied = creds.status();
   } else if (change.kind == ChangeKind::kUpsert) {
     applied = ApplyUpsert(*integration, *creds, **delivery, change,
-                          result.record, report.pipedrive_writes);
+                          result.record, report.pipedrive_writes, linked);
   } else {
     applied = ApplyDelete(account_id, *creds, **delivery, result.record,
                           report.pipedrive_writes);
@@ -374,7 +377,8 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
 
   if (applied.ok()) {
     result.done = true;
-    result.import_outcome = !(*delivery)->record().person_id.has_value() &&
+    result.import_outcome = linked ? ImportOutcome::kLinked
+                            : !(*delivery)->record().person_id.has_value() &&
                                     result.record.person_id.has_value()
                                 ? ImportOutcome::kCreated
                             : report.pipedrive_writes > 0
@@ -439,7 +443,8 @@ absl::Status SyncEngine::ApplyUpsert(const IntegrationRecord& integration,
                                      Credentials& creds,
                                      ContactDelivery& delivery,
                                      const PendingChange& change,
-                                     ContactRecord& record, int& writes) {
+                                     ContactRecord& record, int& writes,
+                                     bool& linked) {
   const std::string& account = integration.account_id;
   auto contact = ContactFromJson(change.payload);
   if (!contact.ok()) return contact.status();
@@ -467,7 +472,8 @@ absl::Status SyncEngine::ApplyUpsert(const IntegrationRecord& integration,
   record.owner_note = mapped.owner_note;
 
   absl::Status person =
-      SyncPerson(account, creds, delivery, mapped.person, record, writes);
+      SyncPerson(account, creds, delivery, mapped.person, change.link_existing,
+                 record, writes, linked);
   if (!person.ok()) return person;
   // A Lead archived, converted or deleted by the sales team is left alone
   // for good.
@@ -502,12 +508,16 @@ absl::Status SyncEngine::MaybeReloadUsers(const std::string& account,
 absl::Status SyncEngine::SyncPerson(const std::string& account,
                                     Credentials& creds,
                                     ContactDelivery& delivery,
-                                    PersonWrite desired, ContactRecord& record,
-                                    int& writes) {
+                                    PersonWrite desired, bool link_existing,
+                                    ContactRecord& record, int& writes,
+                                    bool& linked) {
   std::optional<PersonWrite> written = ParsePerson(record.written_person);
   if (!desired.owner_id.has_value() && written.has_value()) {
     desired.owner_id = written->owner_id;
   }
+  // The first write to a linked Person: the contact's fields, plus the
+  // emails and phones the Person already had.
+  std::optional<PersonWrite> link_write;
   if (!record.person_id.has_value()) {
     auto found = RecoverPerson(account, creds, delivery, writes);
     if (!found.ok()) return found.status();
@@ -515,11 +525,27 @@ absl::Status SyncEngine::SyncPerson(const std::string& account,
       // Its fields are whatever the lost attempt sent: write them all.
       record.person_id = **found;
       written.reset();
+    } else if (link_existing && !PrimaryValue(desired.emails).empty()) {
+      PersonWrite merged = desired;
+      auto existing =
+          FindPersonToLink(account, creds, delivery,
+                           PrimaryValue(desired.emails), merged, writes);
+      if (!existing.ok()) return existing.status();
+      if (existing->has_value()) {
+        spdlog::info("account {} contact {}: linked to an existing person",
+                     account, record.contact_id);
+        record.person_id = **existing;
+        written.reset();
+        link_write = std::move(merged);
+        linked = true;
+      }
     }
   }
   if (record.person_id.has_value()) {
-    std::optional<PersonWrite> changes =
-        written.has_value() ? PersonChanges(*written, desired) : desired;
+    std::optional<PersonWrite> changes = link_write.has_value() ? link_write
+                                         : written.has_value()
+                                             ? PersonChanges(*written, desired)
+                                             : desired;
     if (!changes.has_value()) return absl::OkStatus();
     const int64_t id = *record.person_id;
     auto updated = tokens_->WithRetryOnUnauthenticated<Person>(
@@ -679,6 +705,62 @@ absl::StatusOr<std::optional<int64_t>> SyncEngine::FindPerson(
     for (const PersonMatch& match : *matches) {
       if (match.name == name) return std::optional<int64_t>(match.id);
     }
+  }
+  return std::optional<int64_t>();
+}
+
+absl::StatusOr<std::optional<int64_t>> SyncEngine::FindPersonToLink(
+    const std::string& account, Credentials& creds, ContactDelivery& delivery,
+    const std::string& email, PersonWrite& desired, int& calls) {
+  // The search matches any email of a Person, case-insensitively; only one
+  // whose primary email it is counts. A few candidates at most are read.
+  constexpr size_t kMaxCandidates = 5;
+  auto matches = tokens_->WithRetryOnUnauthenticated<std::vector<PersonMatch>>(
+      account, creds, [&](const Credentials& c) {
+        return pipedrive_->SearchPersons(c, "email", email);
+      });
+  ++calls;
+  if (!matches.ok()) return matches.status();
+  std::vector<int64_t> ids;
+  for (const PersonMatch& match : *matches) ids.push_back(match.id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.size() > kMaxCandidates) ids.resize(kMaxCandidates);
+
+  for (const int64_t id : ids) {
+    auto person = tokens_->WithRetryOnUnauthenticated<Person>(
+        account, creds,
+        [&](const Credentials& c) { return pipedrive_->GetPerson(c, id); });
+    ++calls;
+    if (absl::IsNotFound(person.status())) continue;
+    if (!person.ok()) return person.status();
+    if (person->is_deleted) continue;
+    std::optional<std::vector<ContactPoint>> emails = person->emails;
+    if (!absl::EqualsIgnoreCase(PrimaryValue(emails), email)) continue;
+    // Another contact of the account (a duplicate in Wave) has it already.
+    auto free = delivery.ClaimPerson(id);
+    if (!free.ok()) return free.status();
+    if (!*free) continue;
+
+    auto keep_others = [](std::optional<std::vector<ContactPoint>>& ours,
+                          const std::vector<ContactPoint>& theirs,
+                          bool ignore_case) {
+      if (!ours.has_value()) ours.emplace();
+      for (const ContactPoint& point : theirs) {
+        const bool known =
+            std::any_of(ours->begin(), ours->end(), [&](const ContactPoint& p) {
+              return ignore_case ? absl::EqualsIgnoreCase(p.value, point.value)
+                                 : p.value == point.value;
+            });
+        if (known) continue;
+        ContactPoint kept = point;
+        kept.primary = false;
+        ours->push_back(std::move(kept));
+      }
+    };
+    keep_others(desired.emails, person->emails, /*ignore_case=*/true);
+    keep_others(desired.phones, person->phones, /*ignore_case=*/false);
+    return std::optional<int64_t>(id);
   }
   return std::optional<int64_t>();
 }

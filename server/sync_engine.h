@@ -104,11 +104,12 @@ class SyncEngine {
 
   // Import bookkeeping, see ContactStore.
   absl::Status StartImport(const std::string& import_id,
-                           const std::string& account_id) {
-    return contacts_->StartImport(import_id, account_id);
+                           const std::string& account_id, bool link_existing) {
+    return contacts_->StartImport(import_id, account_id, link_existing);
   }
-  absl::Status FinishImport(const std::string& import_id, int64_t rejected) {
-    return contacts_->FinishImport(import_id, rejected);
+  absl::Status FinishImport(const std::string& import_id, int64_t rejected,
+                            bool interrupted) {
+    return contacts_->FinishImport(import_id, rejected, interrupted);
   }
   absl::StatusOr<ImportRecord> GetImport(const std::string& account_id,
                                          const std::string& import_id) {
@@ -152,10 +153,12 @@ class SyncEngine {
   // Pauses the account when Pipedrive refuses the company as a whole.
   bool MaybePause(const std::string& account_id, const absl::Status& error,
                   absl::Time& retry_at);
+  // `linked` tells whether the contact was linked to a Person already in
+  // Pipedrive.
   absl::Status ApplyUpsert(const IntegrationRecord& integration,
                            Credentials& creds, ContactDelivery& delivery,
                            const PendingChange& change, ContactRecord& record,
-                           int& writes);
+                           int& writes, bool& linked);
   // Reloads the company's users when `email_lower` matches none of them
   // and the last load is old enough.
   absl::Status MaybeReloadUsers(const std::string& account, Credentials& creds,
@@ -163,7 +166,15 @@ class SyncEngine {
                                 const std::string& email_lower);
   absl::Status SyncPerson(const std::string& account, Credentials& creds,
                           ContactDelivery& delivery, PersonWrite desired,
-                          ContactRecord& record, int& writes);
+                          bool link_existing, ContactRecord& record,
+                          int& writes, bool& linked);
+  // A live Person whose primary email is `email`, not yet the record of
+  // another contact of the account; the oldest when several are. With it,
+  // `desired` gains the Person's other emails and phones, so that linking
+  // keeps what the sales team added.
+  absl::StatusOr<std::optional<int64_t>> FindPersonToLink(
+      const std::string& account, Credentials& creds, ContactDelivery& delivery,
+      const std::string& email, PersonWrite& desired, int& calls);
   absl::Status SyncLead(const std::string& account, Credentials& creds,
                         ContactDelivery& delivery, LeadWrite lead,
                         ContactRecord& record, int& writes);

@@ -21,8 +21,10 @@ constexpr char kSelectContact[] =
     " FROM contacts WHERE account_id = $1 AND contact_id = $2";
 
 constexpr char kSelectPending[] =
-    "SELECT version, kind, payload::text, attempts, last_error, import_id"
-    " FROM sync_queue WHERE account_id = $1 AND contact_id = $2";
+    "SELECT q.version, q.kind, q.payload::text, q.attempts, q.last_error,"
+    " q.import_id, q.source, coalesce(i.link_existing, false)"
+    " FROM sync_queue q LEFT JOIN imports i ON i.import_id = q.import_id"
+    " WHERE q.account_id = $1 AND q.contact_id = $2";
 
 template <typename T>
 std::optional<T> Opt(const pqxx::field& f) {
@@ -60,6 +62,8 @@ PendingChange ReadPending(const pqxx::row& row) {
   p.attempts = row[3].as<int>();
   p.last_error = row[4].as<std::string>();
   if (!row[5].is_null()) p.import_id = row[5].as<std::string>();
+  p.from_import = row[6].as<std::string>() == "import";
+  p.link_existing = row[7].as<bool>();
   return p;
 }
 
@@ -160,8 +164,8 @@ absl::Status ContactDelivery::Commit(const DeliveryResult& result) {
     if (result.done && pending_.has_value() &&
         pending_->import_id.has_value() &&
         result.import_outcome != ImportOutcome::kNone) {
-      static constexpr const char* kColumns[] = {"", "created", "updated",
-                                                 "unchanged", "failed"};
+      static constexpr const char* kColumns[] = {
+          "", "created", "updated", "unchanged", "failed", "linked"};
       const char* column = kColumns[static_cast<int>(result.import_outcome)];
       tx_->exec_params(absl::StrCat("UPDATE imports SET ", column, " = ",
                                     column, " + 1 WHERE import_id = $1"),
@@ -228,6 +232,24 @@ absl::StatusOr<std::optional<int64_t>> ContactDelivery::FindOwner(
     return std::optional<int64_t>(rows[0][0].as<int64_t>());
   } catch (const std::exception& e) {
     return StatusFromPqxx(e, "find owner");
+  }
+}
+
+absl::StatusOr<bool> ContactDelivery::ClaimPerson(int64_t person_id) {
+  if (tx_ == nullptr) {
+    return absl::FailedPreconditionError("delivery already committed");
+  }
+  try {
+    tx_->exec_params(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))",
+        record_.account_id, person_id);
+    pqxx::result rows = tx_->exec_params(
+        "SELECT 1 FROM contacts WHERE account_id = $1 AND person_id = $2"
+        " AND contact_id <> $3 LIMIT 1",
+        record_.account_id, person_id, record_.contact_id);
+    return rows.empty();
+  } catch (const std::exception& e) {
+    return StatusFromPqxx(e, "claim person");
   }
 }
 
@@ -300,7 +322,8 @@ absl::StatusOr<std::vector<AcceptOutcome>> ContactStore::AcceptImportBatch(
         const int64_t total = static_cast<int64_t>(batch.size());
         tx.exec_params(
             "UPDATE imports SET accepted = accepted + $2,"
-            " unchanged = unchanged + $3 WHERE import_id = $1",
+            " unchanged = unchanged + $3, last_batch_at = now()"
+            " WHERE import_id = $1",
             import_id, total, total - queued);
         tx.commit();
         return outcomes;
@@ -364,7 +387,7 @@ absl::StatusOr<std::optional<PendingChange>> ContactStore::GetPending(
 absl::StatusOr<std::unique_ptr<ContactDelivery>> ContactStore::BeginDelivery(
     const std::string& account_id, const std::string& contact_id,
     bool skip_locked) {
-  auto lease = pool_->Acquire();
+  auto lease = delivery_pool_->Acquire();
   if (!lease.ok()) return lease.status();
   try {
     auto tx = std::make_unique<pqxx::work>(lease->conn());
@@ -443,25 +466,27 @@ absl::Status ContactStore::RecordIntent(const std::string& account_id,
 }
 
 absl::Status ContactStore::StartImport(const std::string& import_id,
-                                       const std::string& account_id) {
+                                       const std::string& account_id,
+                                       bool link_existing) {
   return InTransaction(
       *pool_, "start import", [&](pqxx::work& tx) -> absl::Status {
         tx.exec_params(
-            "INSERT INTO imports (import_id, account_id) VALUES ($1, $2)",
-            import_id, account_id);
+            "INSERT INTO imports (import_id, account_id, link_existing)"
+            " VALUES ($1, $2, $3)",
+            import_id, account_id, link_existing);
         tx.commit();
         return absl::OkStatus();
       });
 }
 
 absl::Status ContactStore::FinishImport(const std::string& import_id,
-                                        int64_t rejected) {
+                                        int64_t rejected, bool interrupted) {
   return InTransaction(
       *pool_, "finish import", [&](pqxx::work& tx) -> absl::Status {
         tx.exec_params(
-            "UPDATE imports SET rejected = $2, finished_at = now()"
-            " WHERE import_id = $1",
-            import_id, rejected);
+            "UPDATE imports SET rejected = $2, finished_at = now(),"
+            " interrupted = $3 WHERE import_id = $1",
+            import_id, rejected, interrupted);
         tx.commit();
         return absl::OkStatus();
       });
@@ -477,7 +502,10 @@ absl::StatusOr<ImportRecord> ContactStore::GetImport(
             " (SELECT count(*) FROM sync_queue q WHERE q.import_id = $2"
             "  AND q.account_id = $1),"
             " (extract(epoch FROM started_at) * 1000000)::bigint,"
-            " (extract(epoch FROM finished_at) * 1000000)::bigint"
+            " (extract(epoch FROM finished_at) * 1000000)::bigint,"
+            " linked, link_existing,"
+            " (extract(epoch FROM last_batch_at) * 1000000)::bigint,"
+            " interrupted"
             " FROM imports WHERE account_id = $1 AND import_id = $2",
             account_id, import_id);
         if (rows.empty()) {
@@ -499,6 +527,10 @@ absl::StatusOr<ImportRecord> ContactStore::GetImport(
         if (!row[8].is_null()) {
           r.finished_at = absl::FromUnixMicros(row[8].as<int64_t>());
         }
+        r.linked = row[9].as<int64_t>();
+        r.link_existing = row[10].as<bool>();
+        r.last_batch_at = absl::FromUnixMicros(row[11].as<int64_t>());
+        r.interrupted = row[12].as<bool>();
         return r;
       });
 }

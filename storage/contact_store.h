@@ -49,6 +49,12 @@ struct PendingChange {
   std::string last_error;
   // The import the change came from, if any.
   std::optional<std::string> import_id;
+  // Queued by an import (and not replaced by a real-time change since):
+  // background work.
+  bool from_import = false;
+  // The import asked to link a Person that has the contact's primary email
+  // instead of creating one.
+  bool link_existing = false;
 };
 
 enum class AcceptOutcome {
@@ -77,7 +83,15 @@ struct CreateIntent {
 };
 
 // What a delivered imported change did, for the import's counters.
-enum class ImportOutcome { kNone, kCreated, kUpdated, kUnchanged, kFailed };
+enum class ImportOutcome {
+  kNone,
+  kCreated,
+  kUpdated,
+  kUnchanged,
+  kFailed,
+  // Linked to a Person already in Pipedrive.
+  kLinked,
+};
 
 // An import's progress.
 struct ImportRecord {
@@ -89,9 +103,15 @@ struct ImportRecord {
   int64_t updated = 0;
   int64_t unchanged = 0;
   int64_t failed = 0;
+  int64_t linked = 0;
   int64_t pending = 0;
+  bool link_existing = false;
   absl::Time started_at;
   std::optional<absl::Time> finished_at;  // when the stream ended
+  // When the last batch of the stream was stored.
+  absl::Time last_batch_at;
+  // The stream broke before its end; what arrived before is delivered.
+  bool interrupted = false;
 };
 
 // What the caller decides after trying to deliver a pending change.
@@ -130,6 +150,11 @@ class ContactDelivery {
   absl::StatusOr<std::optional<int64_t>> FindOwner(
       const std::string& email_lower);
 
+  // Whether Person `person_id` may become this contact's: no other contact
+  // of the account has it. Holds a lock on the Person's id until Commit(),
+  // so that two contacts delivered at once cannot both take it.
+  absl::StatusOr<bool> ClaimPerson(int64_t person_id);
+
  private:
   PgPool::Lease lease_;
   std::unique_ptr<pqxx::work> tx_;
@@ -145,10 +170,14 @@ class ContactDelivery {
 // conflicts, INTERNAL otherwise. Thread-safe.
 class ContactStore {
  public:
-  // `side_pool` serves the short writes made while a delivery holds a
-  // connection of `pool` (the create intents); it defaults to `pool`.
-  explicit ContactStore(PgPool* pool, PgPool* side_pool = nullptr)
-      : pool_(pool), side_pool_(side_pool != nullptr ? side_pool : pool) {}
+  // `delivery_pool` serves deliveries (BeginDelivery), which hold a
+  // connection while Pipedrive answers; `side_pool` the short writes made
+  // meanwhile (the create intents). Both default to `pool`.
+  explicit ContactStore(PgPool* pool, PgPool* side_pool = nullptr,
+                        PgPool* delivery_pool = nullptr)
+      : pool_(pool),
+        side_pool_(side_pool != nullptr ? side_pool : pool),
+        delivery_pool_(delivery_pool != nullptr ? delivery_pool : pool) {}
 
   // Records version `version` of a contact and queues it, unless it is
   // stale or already synced. `payload` is the contact as JSON. The queued
@@ -204,9 +233,11 @@ class ContactStore {
 
   // Starts an import's record; AcceptImportBatch adds to it.
   absl::Status StartImport(const std::string& import_id,
-                           const std::string& account_id);
-  // Records that the import's stream ended, with its rejected count.
-  absl::Status FinishImport(const std::string& import_id, int64_t rejected);
+                           const std::string& account_id, bool link_existing);
+  // Records that the import's stream ended, with its rejected count;
+  // `interrupted` when it broke before the caller finished it.
+  absl::Status FinishImport(const std::string& import_id, int64_t rejected,
+                            bool interrupted);
   // NOT_FOUND when the account has no such import.
   absl::StatusOr<ImportRecord> GetImport(const std::string& account_id,
                                          const std::string& import_id);
@@ -214,6 +245,7 @@ class ContactStore {
  private:
   PgPool* pool_;
   PgPool* side_pool_;
+  PgPool* delivery_pool_;
 };
 
 }  // namespace wave::pipedrive

@@ -88,6 +88,7 @@ class EndToEndTest : public ::testing::Test {
     sandbox_options.client_id = kClientId;
     sandbox_options.client_secret = kClientSecret;
     sandbox_options.daily_token_budget = daily_token_budget_;
+    sandbox_options.burst_limit = burst_limit_;
     sandbox_ = std::make_unique<sandbox::FakePipedrive>(sandbox_options);
     company_ = sandbox_->AddCompany("Acme Sales", "acme-sales");
     admin_ = sandbox_->AddUser(company_, "Alice Admin", "alice@acme.example");
@@ -131,6 +132,8 @@ class EndToEndTest : public ::testing::Test {
     config.caller_tokens = caller_tokens_;
     config.worker_poll_ms = 50;
     config.lease_ttl_ms = 2000;
+    config.delivery_accounts = delivery_accounts_;
+    config.sync_wait_ms = sync_wait_ms_;
     return config;
   }
 
@@ -314,6 +317,9 @@ class EndToEndTest : public ::testing::Test {
   std::string key_line_ = TokenCipher::GenerateKeyLine("test1");
   std::string caller_tokens_;
   int64_t daily_token_budget_ = 300000;
+  int burst_limit_ = 80;
+  int delivery_accounts_ = 4;
+  int sync_wait_ms_ = 2000;
   std::unique_ptr<sandbox::FakePipedrive> sandbox_;
   int64_t company_ = 0;
   int64_t admin_ = 0;

@@ -721,7 +721,7 @@ TEST_F(ContactStoreTest, ContactsOfOneAccountAreInvisibleToAnother) {
 
 TEST_F(ContactStoreTest, ImportCountsWhatWasAcceptedAndWhatIsPending) {
   const std::string import_id = UniqueId("import");
-  ASSERT_OK(store_->StartImport(import_id, account_));
+  ASSERT_OK(store_->StartImport(import_id, account_, /*link_existing=*/true));
   std::vector<ImportedContact> batch = {{"c1", 1, Payload("c1", 1)},
                                         {"c2", 1, Payload("c2", 1)}};
   ASSERT_OK(store_->AcceptImportBatch(account_, import_id, batch));
@@ -729,10 +729,12 @@ TEST_F(ContactStoreTest, ImportCountsWhatWasAcceptedAndWhatIsPending) {
   ASSERT_OK(store_->AcceptImportBatch(account_, import_id,
                                       {{"c1", 1, Payload("c1", 1)}}));
 
-  ASSERT_OK(store_->FinishImport(import_id, 3));
+  ASSERT_OK(store_->FinishImport(import_id, 3, /*interrupted=*/false));
   auto progress = store_->GetImport(account_, import_id);
 
   ASSERT_OK(progress);
+  EXPECT_TRUE(progress->link_existing);
+  EXPECT_FALSE(progress->interrupted);
   EXPECT_EQ(progress->accepted, 3);
   EXPECT_EQ(progress->rejected, 3);
   EXPECT_EQ(progress->unchanged, 0);  // the repeat was queued already
@@ -741,6 +743,65 @@ TEST_F(ContactStoreTest, ImportCountsWhatWasAcceptedAndWhatIsPending) {
   EXPECT_THAT(
       store_->GetImport("other-account", import_id),
       StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr(import_id)));
+  // Its queued changes are background work that carries the option.
+  std::optional<PendingChange> pending = Pending("c2");
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_TRUE(pending->from_import);
+  EXPECT_TRUE(pending->link_existing);
+  EXPECT_EQ(pending->import_id, import_id);
+}
+
+TEST_F(ContactStoreTest, InterruptedImportIsRecordedAsSuch) {
+  const std::string import_id = UniqueId("import");
+  ASSERT_OK(store_->StartImport(import_id, account_, /*link_existing=*/false));
+  ASSERT_OK(store_->AcceptImportBatch(account_, import_id,
+                                      {{"c1", 1, Payload("c1", 1)}}));
+  ASSERT_OK(store_->FinishImport(import_id, 0, /*interrupted=*/true));
+
+  auto progress = store_->GetImport(account_, import_id);
+
+  ASSERT_OK(progress);
+  EXPECT_TRUE(progress->interrupted);
+  EXPECT_FALSE(progress->link_existing);
+  EXPECT_EQ(progress->accepted, 1);
+  EXPECT_FALSE(Pending("c1")->link_existing);
+  EXPECT_TRUE(Pending("c1")->from_import);
+}
+
+TEST_F(ContactStoreTest, RealtimeChangeIsNotBackgroundWork) {
+  ASSERT_THAT(Upsert(1), IsOkAndHolds(AcceptOutcome::kQueued));
+
+  std::optional<PendingChange> pending = Pending();
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_FALSE(pending->from_import);
+  EXPECT_FALSE(pending->link_existing);
+}
+
+TEST_F(ContactStoreTest, APersonOfAnotherContactCannotBeClaimed) {
+  ASSERT_THAT(Upsert(1), IsOkAndHolds(AcceptOutcome::kQueued));
+  ASSERT_THAT(Upsert(1, kLater, "c2"), IsOkAndHolds(AcceptOutcome::kQueued));
+  {
+    auto delivery = store_->BeginDelivery(account_, "c1", false);
+    ASSERT_OK(delivery);
+    ASSERT_NE(*delivery, nullptr);
+    EXPECT_THAT((*delivery)->ClaimPerson(77), IsOkAndHolds(true));
+    DeliveryResult result = Delivered(**delivery);
+    result.record.person_id = 77;
+    ASSERT_OK((*delivery)->Commit(result));
+  }
+
+  auto other = store_->BeginDelivery(account_, "c2", false);
+  ASSERT_OK(other);
+  ASSERT_NE(*other, nullptr);
+  EXPECT_THAT((*other)->ClaimPerson(77), IsOkAndHolds(false));
+  EXPECT_THAT((*other)->ClaimPerson(78), IsOkAndHolds(true));
+  other->reset();
+
+  // c1 may claim its own Person again.
+  auto same = store_->BeginDelivery(account_, "c1", false);
+  ASSERT_OK(same);
+  ASSERT_NE(*same, nullptr);
+  EXPECT_THAT((*same)->ClaimPerson(77), IsOkAndHolds(true));
 }
 
 }  // namespace

@@ -1,0 +1,392 @@
+// Imports at Pipedrive's pace: linking Persons already in Pipedrive, broken
+// streams, fairness between accounts, the burst window, and a stream of
+// 100,000 contacts.
+
+#include "tests/e2e/e2e_fixture.h"
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include <fstream>
+#include <map>
+
+namespace wave::pipedrive::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+class ImportTest : public EndToEndTest {
+ protected:
+  // Streams `contacts` in one ImportAll call; `link` sets the option.
+  v1::ImportAllResponse Import(const std::vector<v1::Contact>& contacts,
+                               std::optional<bool> link = std::nullopt,
+                               const std::string& account = "") {
+    grpc::ClientContext context;
+    v1::ImportAllResponse response;
+    auto stream = stub_->ImportAll(&context, &response);
+    v1::ImportAllRequest message;
+    message.set_account_id(account.empty() ? account_ : account);
+    if (link.has_value()) message.set_link_existing_persons(*link);
+    for (const v1::Contact& c : contacts) {
+      *message.mutable_contact() = c;
+      stream->Write(message);
+      message.clear_link_existing_persons();
+    }
+    stream->WritesDone();
+    grpc::Status s = stream->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  }
+
+  v1::Import Progress(const std::string& import_id,
+                      const std::string& account = "") {
+    grpc::ClientContext context;
+    v1::GetImportRequest request;
+    request.set_account_id(account.empty() ? account_ : account);
+    request.set_import_id(import_id);
+    v1::Import progress;
+    grpc::Status s = stub_->GetImport(&context, request, &progress);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return progress;
+  }
+
+  bool Done(const std::string& import_id, const std::string& account = "") {
+    return Eventually([&] {
+      return Progress(import_id, account).state() == v1::Import::DONE;
+    });
+  }
+
+  void ConnectWithAutoSync() {
+    v1::Integration integration;
+    grpc::Status s = Connect(account_, company_, admin_, &integration,
+                             /*auto_sync=*/true);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Jane as the sales team entered her in Pipedrive before the import.
+  int64_t JaneInPipedrive() {
+    return sandbox_->AddPersonInUi(
+        company_, seller_, "Jane D.",
+        {{"JANE@example.com", "work", true},
+         {"jane.private@example.org", "home", false}},
+        {{"+1 555 0199", "work", true}});
+  }
+
+  static std::vector<std::string> Values(
+      const std::vector<sandbox::ContactValue>& points) {
+    std::vector<std::string> values;
+    for (const auto& p : points) values.push_back(p.value);
+    return values;
+  }
+};
+
+TEST_F(ImportTest, ImportOnConnectLinksThePersonWithTheSamePrimaryEmail) {
+  ConnectWithAutoSync();
+  const int64_t jane = JaneInPipedrive();
+
+  const v1::ImportAllResponse response = Import({JaneDoe("c-jane", 1)});
+
+  ASSERT_TRUE(Done(response.import_id()));
+  const v1::Import done = Progress(response.import_id());
+  EXPECT_TRUE(done.link_existing_persons());
+  EXPECT_EQ(done.linked(), 1);
+  EXPECT_EQ(done.created(), 0);
+  const auto persons = LivePersons(company_);
+  ASSERT_THAT(persons, SizeIs(1));
+  const sandbox::PersonRecord& person = persons[0];
+  EXPECT_EQ(person.id, jane);
+  EXPECT_EQ(person.name, "Jane Doe");
+  // The contact's values first and primary; what the sales team added stays.
+  EXPECT_THAT(Values(person.emails),
+              ElementsAre("jane@example.com", "jane.doe@home.example",
+                          "jane.private@example.org"));
+  EXPECT_TRUE(person.emails[0].primary);
+  EXPECT_THAT(Values(person.phones),
+              ElementsAre("+1 415 555 0100", "+1 555 0199"));
+  const auto leads = LiveLeads(company_);
+  ASSERT_THAT(leads, SizeIs(1));
+  EXPECT_EQ(leads[0].person_id, jane);
+
+  v1::ContactSync sync;
+  ASSERT_TRUE(GetContact("c-jane", &sync).ok());
+  EXPECT_EQ(sync.person_id(), jane);
+}
+
+TEST_F(ImportTest, LinkingIsOffByDefaultWithoutAutoSyncAndCanBeAskedFor) {
+  ConnectAccount();
+  JaneInPipedrive();
+
+  const v1::ImportAllResponse plain = Import({JaneDoe("c-1", 1)});
+  ASSERT_TRUE(Done(plain.import_id()));
+  EXPECT_FALSE(Progress(plain.import_id()).link_existing_persons());
+  EXPECT_EQ(Progress(plain.import_id()).created(), 1);
+  EXPECT_EQ(Progress(plain.import_id()).linked(), 0);
+  EXPECT_THAT(LivePersons(company_), SizeIs(2));
+
+  // Another Person with Jane's email, then an import that asks to link.
+  v1::Contact other = JaneDoe("c-2", 1);
+  other.mutable_emails(0)->set_value("jd@example.net");
+  sandbox_->AddPersonInUi(company_, admin_, "J. Doe",
+                          {{"jd@example.net", "work", true}}, {});
+  const v1::ImportAllResponse linking = Import({other}, /*link=*/true);
+  ASSERT_TRUE(Done(linking.import_id()));
+  EXPECT_TRUE(Progress(linking.import_id()).link_existing_persons());
+  EXPECT_EQ(Progress(linking.import_id()).linked(), 1);
+  EXPECT_THAT(LivePersons(company_), SizeIs(3));
+}
+
+TEST_F(ImportTest, AutoSyncImportCanTurnLinkingOff) {
+  ConnectWithAutoSync();
+  JaneInPipedrive();
+
+  const v1::ImportAllResponse response =
+      Import({JaneDoe("c-jane", 1)}, /*link=*/false);
+
+  ASSERT_TRUE(Done(response.import_id()));
+  EXPECT_EQ(Progress(response.import_id()).created(), 1);
+  EXPECT_THAT(LivePersons(company_), SizeIs(2));
+}
+
+TEST_F(ImportTest, APersonIsLinkedToOneContactOnly) {
+  ConnectWithAutoSync();
+  const int64_t jane = JaneInPipedrive();
+  // The same person twice in Wave.
+  v1::Contact twin = JaneDoe("c-twin", 1);
+  twin.set_first_name("Janet");
+
+  const v1::ImportAllResponse response = Import({JaneDoe("c-jane", 1), twin});
+
+  ASSERT_TRUE(Done(response.import_id()));
+  const v1::Import done = Progress(response.import_id());
+  EXPECT_EQ(done.linked(), 1);
+  EXPECT_EQ(done.created(), 1);
+  const auto persons = LivePersons(company_);
+  ASSERT_THAT(persons, SizeIs(2));
+  v1::ContactSync a;
+  v1::ContactSync b;
+  ASSERT_TRUE(GetContact("c-jane", &a).ok());
+  ASSERT_TRUE(GetContact("c-twin", &b).ok());
+  EXPECT_NE(a.person_id(), b.person_id());
+  EXPECT_TRUE(a.person_id() == jane || b.person_id() == jane);
+  EXPECT_THAT(LiveLeads(company_), SizeIs(2));
+}
+
+TEST_F(ImportTest, APersonWithTheEmailAsASecondaryOneIsNotLinked) {
+  ConnectWithAutoSync();
+  sandbox_->AddPersonInUi(company_, admin_, "Someone Else",
+                          {{"someone@example.org", "work", true},
+                           {"jane@example.com", "other", false}},
+                          {});
+
+  const v1::ImportAllResponse response = Import({JaneDoe("c-jane", 1)});
+
+  ASSERT_TRUE(Done(response.import_id()));
+  EXPECT_EQ(Progress(response.import_id()).linked(), 0);
+  EXPECT_EQ(Progress(response.import_id()).created(), 1);
+  EXPECT_THAT(LivePersons(company_), SizeIs(2));
+}
+
+TEST_F(ImportTest, ADeletedPersonIsNotLinked) {
+  ConnectWithAutoSync();
+  sandbox_->DeletePersonInUi(JaneInPipedrive());
+
+  const v1::ImportAllResponse response = Import({JaneDoe("c-jane", 1)});
+
+  ASSERT_TRUE(Done(response.import_id()));
+  EXPECT_EQ(Progress(response.import_id()).linked(), 0);
+  EXPECT_EQ(Progress(response.import_id()).created(), 1);
+}
+
+TEST_F(ImportTest, ABrokenStreamKeepsWhatArrivedAndSaysItWasInterrupted) {
+  ConnectAccount();
+  std::string import_id;
+  {
+    grpc::ClientContext context;
+    v1::ImportAllResponse response;
+    auto stream = stub_->ImportAll(&context, &response);
+    v1::ImportAllRequest message;
+    message.set_account_id(account_);
+    // One full batch (500) is stored; the rest of the stream is cut.
+    for (int i = 0; i < 650; ++i) {
+      *message.mutable_contact() = JaneDoe(absl::StrCat("c-", i), 1);
+      message.mutable_contact()->mutable_emails(0)->set_value(
+          absl::StrCat("jane", i, "@example.com"));
+      ASSERT_TRUE(stream->Write(message));
+    }
+    // The server has stored the first batch once the import shows it.
+    ASSERT_TRUE(Eventually([&] {
+      grpc::ClientContext list_context;
+      pqxx::connection conn(TestDatabaseUrl());
+      pqxx::work tx(conn);
+      auto rows = tx.exec_params(
+          "SELECT import_id FROM imports WHERE account_id = $1 AND "
+          "accepted > 0",
+          account_);
+      if (rows.empty()) return false;
+      import_id = rows[0][0].as<std::string>();
+      return true;
+    }));
+    context.TryCancel();
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+
+  ASSERT_TRUE(Eventually([&] { return Progress(import_id).interrupted(); }));
+  const v1::Import progress = Progress(import_id);
+  EXPECT_NE(progress.state(), v1::Import::RECEIVING);
+  EXPECT_EQ(progress.accepted(), 500);
+  // What arrived is delivered all the same.
+  EXPECT_TRUE(Eventually([&] { return Progress(import_id).created() >= 10; }));
+}
+
+// With one delivery thread, a second account's real-time change must not
+// wait for the first account's whole import.
+class FairnessTest : public ImportTest {
+ protected:
+  void SetUp() override {
+    delivery_accounts_ = 1;
+    burst_limit_ = 10000;
+    sync_wait_ms_ = 5000;
+    ImportTest::SetUp();
+  }
+};
+
+TEST_F(FairnessTest, AnotherAccountsRealtimeSyncIsNotHeldByAnImport) {
+  ConnectAccount();
+  const int64_t other_company = sandbox_->AddCompany("Other Co", "other-co");
+  const int64_t other_admin =
+      sandbox_->AddUser(other_company, "Olga Owner", "olga@other.example");
+  const std::string other_account = UniqueId("acct");
+  v1::Integration integration;
+  ASSERT_TRUE(
+      Connect(other_account, other_company, other_admin, &integration).ok());
+  // Every Pipedrive call takes a while, so the import lasts well beyond
+  // the wait of a SyncContact.
+  sandbox::Fault slow;
+  slow.method = "";
+  slow.path_prefix = "/api/";
+  slow.status = 200;
+  slow.count = -1;
+  slow.delay_ms = 40;
+  sandbox_->InjectFault(slow);
+  std::vector<v1::Contact> contacts;
+  for (int i = 0; i < 1200; ++i) {
+    v1::Contact c = JaneDoe(absl::StrCat("c-", i), 1);
+    c.mutable_emails(0)->set_value(absl::StrCat("jane", i, "@example.com"));
+    contacts.push_back(c);
+  }
+  const v1::ImportAllResponse import = Import(contacts);
+  ASSERT_TRUE(
+      Eventually([&] { return Progress(import.import_id()).created() >= 20; }));
+
+  v1::SyncContactResponse synced;
+  ASSERT_TRUE(Sync(JaneDoe("rt-1", 1), &synced, other_account).ok());
+
+  EXPECT_EQ(synced.outcome(), v1::SyncContactResponse::APPLIED)
+      << synced.reason();
+  EXPECT_GT(Progress(import.import_id()).pending(), 0);
+}
+
+// The import fills the burst window without going over it, several
+// contacts at a time.
+class PaceTest : public ImportTest {
+ protected:
+  void SetUp() override {
+    burst_limit_ = 30;
+    ImportTest::SetUp();
+  }
+};
+
+TEST_F(PaceTest, ImportStaysInsideTheBurstWindowWithSeveralContactsAtOnce) {
+  ConnectAccount();
+  sandbox::Fault slow;
+  slow.method = "";
+  slow.path_prefix = "/api/";
+  slow.status = 200;
+  slow.count = -1;
+  slow.delay_ms = 30;
+  sandbox_->InjectFault(slow);
+  std::vector<v1::Contact> contacts;
+  for (int i = 0; i < 40; ++i) {
+    v1::Contact c = JaneDoe(absl::StrCat("c-", i), 1);
+    c.mutable_emails(0)->set_value(absl::StrCat("jane", i, "@example.com"));
+    contacts.push_back(c);
+  }
+
+  const v1::ImportAllResponse import = Import(contacts);
+
+  ASSERT_TRUE(Done(import.import_id()));
+  EXPECT_EQ(Progress(import.import_id()).created(), 40);
+  const std::vector<sandbox::RequestRecord> requests = sandbox_->Requests();
+  int most_in_a_window = 0;
+  int over_limit = 0;
+  for (size_t i = 0, first = 0; i < requests.size(); ++i) {
+    if (requests[i].status == 429) ++over_limit;
+    while (requests[i].at - requests[first].at >= absl::Seconds(2)) ++first;
+    most_in_a_window =
+        std::max(most_in_a_window, static_cast<int>(i - first + 1));
+  }
+  EXPECT_EQ(over_limit, 0);
+  EXPECT_LE(most_in_a_window, 30);
+  EXPECT_GT(sandbox_->PeakConcurrentRequests(), 1);
+}
+
+// Memory stays flat however long the stream: contacts are written in
+// batches, never held.
+class LargeImportTest : public ImportTest {};
+
+int64_t ResidentKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "VmRSS:")) {
+      return std::stoll(line.substr(6));
+    }
+  }
+  return -1;
+}
+
+TEST_F(LargeImportTest, HundredThousandContactsStreamWithFlatMemory) {
+  ConnectAccount();
+  // Delivery waits (the account is paused), so the test measures the stream.
+  sandbox::Fault closed;
+  closed.path_prefix = "/api/";
+  closed.status = 402;
+  closed.count = -1;
+  sandbox_->InjectFault(closed);
+
+  constexpr int kContacts = 100000;
+  grpc::ClientContext context;
+  v1::ImportAllResponse response;
+  auto stream = stub_->ImportAll(&context, &response);
+  v1::ImportAllRequest message;
+  message.set_account_id(account_);
+  int64_t resident_early = 0;
+  for (int i = 0; i < kContacts; ++i) {
+    v1::Contact* c = message.mutable_contact();
+    *c = JaneDoe(absl::StrCat("c-", i), 1);
+    c->mutable_emails(0)->set_value(absl::StrCat("jane", i, "@example.com"));
+    c->set_company(absl::StrCat("Example ", i % 1000));
+    ASSERT_TRUE(stream->Write(message));
+    if (i == 20000) resident_early = ResidentKiB();
+  }
+  stream->WritesDone();
+  grpc::Status s = stream->Finish();
+  const int64_t resident_late = ResidentKiB();
+
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.accepted(), kContacts);
+  EXPECT_EQ(response.rejected(), 0);
+  const v1::Import progress = Progress(response.import_id());
+  EXPECT_EQ(progress.accepted(), kContacts);
+  EXPECT_EQ(progress.pending(), kContacts);
+  // Holding the 80,000 later contacts takes about 120 MiB more; batches of
+  // 500 grow it by about 14 MiB (allocator arenas and caches settling).
+  EXPECT_LT(resident_late - resident_early, 40 * 1024)
+      << "resident memory grew from " << resident_early << " KiB to "
+      << resident_late << " KiB";
+}
+
+}  // namespace
+}  // namespace wave::pipedrive::testing
