@@ -378,7 +378,9 @@ absl::StatusOr<DeliveryReport> SyncEngine::Deliver(
   if (applied.ok()) {
     result.done = true;
     result.import_outcome = linked ? ImportOutcome::kLinked
-                            : !(*delivery)->record().person_id.has_value() &&
+                            // New to Pipedrive, if perhaps over several
+                            // attempts.
+                            : (*delivery)->record().synced_version == 0 &&
                                     result.record.person_id.has_value()
                                 ? ImportOutcome::kCreated
                             : report.pipedrive_writes > 0
@@ -589,19 +591,25 @@ absl::Status SyncEngine::SyncPerson(const std::string& account,
         account, record.contact_id);
   }
 
-  if (absl::Status s = contacts_->RecordIntent(
-          account, record.contact_id,
-          {"person", desired.name.value_or(""), PrimaryValue(desired.emails),
-           PrimaryValue(desired.phones)});
-      !s.ok()) {
-    return s;
-  }
+  auto intent = contacts_->RecordIntent(
+      account, record.contact_id,
+      {"person", desired.name.value_or(""), PrimaryValue(desired.emails),
+       PrimaryValue(desired.phones)});
+  if (!intent.ok()) return intent.status();
   auto created = tokens_->WithRetryOnUnauthenticated<Person>(
       account, creds, [&](const Credentials& c) {
         return pipedrive_->CreatePerson(c, desired);
       });
   ++writes;
-  if (!created.ok()) return created.status();
+  if (!created.ok()) {
+    ForgetRefusedCreate(account, record.contact_id, *intent, created.status());
+    return created.status();
+  }
+  // Held until the id is stored, so that another contact's recovery, which
+  // may find this Person by the same name and email, leaves it alone.
+  if (auto mine = delivery.ClaimPerson(created->id); !mine.ok()) {
+    return mine.status();
+  }
   record.person_id = created->id;
   record.written_person = PersonToJson(desired).dump();
   return absl::OkStatus();
@@ -657,19 +665,38 @@ absl::Status SyncEngine::SyncLead(const std::string& account,
     record.written_lead.reset();
   }
 
-  if (absl::Status s = contacts_->RecordIntent(account, record.contact_id,
-                                               {"lead", "", "", ""});
-      !s.ok()) {
-    return s;
-  }
+  auto intent =
+      contacts_->RecordIntent(account, record.contact_id, {"lead", "", "", ""});
+  if (!intent.ok()) return intent.status();
   auto created = tokens_->WithRetryOnUnauthenticated<Lead>(
       account, creds,
       [&](const Credentials& c) { return pipedrive_->CreateLead(c, lead); });
   ++writes;
-  if (!created.ok()) return created.status();
+  if (!created.ok()) {
+    ForgetRefusedCreate(account, record.contact_id, *intent, created.status());
+    return created.status();
+  }
   record.lead_id = created->id;
   record.written_lead = LeadToJson(lead).dump();
   return absl::OkStatus();
+}
+
+void SyncEngine::ForgetRefusedCreate(const std::string& account,
+                                     const std::string& contact_id,
+                                     int64_t intent_id,
+                                     const absl::Status& error) {
+  // A 4xx answer (but a timeout) means Pipedrive made nothing: the next
+  // attempt need not search for the record, which costs 20 tokens a time.
+  const auto details = GetHttpErrorDetails(error);
+  if (!details.has_value() || details->http_status < 400 ||
+      details->http_status >= 500 || details->http_status == 408) {
+    return;
+  }
+  if (absl::Status s = contacts_->ForgetIntent(account, contact_id, intent_id);
+      !s.ok()) {
+    spdlog::warn("account {} contact {}: refused create left in doubt: {}",
+                 account, contact_id, std::string(s.message()));
+  }
 }
 
 absl::StatusOr<std::optional<int64_t>> SyncEngine::RecoverPerson(
@@ -680,7 +707,7 @@ absl::StatusOr<std::optional<int64_t>> SyncEngine::RecoverPerson(
   // Each lost attempt sent its own name and primary email or phone.
   for (const CreateIntent& intent : *intents) {
     auto found = FindPerson(account, creds, intent.name, intent.email,
-                            intent.phone, calls);
+                            intent.phone, calls, &delivery);
     if (!found.ok() || found->has_value()) return found;
   }
   return std::optional<int64_t>();
@@ -688,7 +715,8 @@ absl::StatusOr<std::optional<int64_t>> SyncEngine::RecoverPerson(
 
 absl::StatusOr<std::optional<int64_t>> SyncEngine::FindPerson(
     const std::string& account, Credentials& creds, const std::string& name,
-    const std::string& email, const std::string& phone, int& calls) {
+    const std::string& email, const std::string& phone, int& calls,
+    ContactDelivery* claim) {
   // An exact search on the email, else the phone, for a Person with the
   // same name.
   for (const auto& [field, value] :
@@ -703,7 +731,14 @@ absl::StatusOr<std::optional<int64_t>> SyncEngine::FindPerson(
     ++calls;
     if (!matches.ok()) return matches.status();
     for (const PersonMatch& match : *matches) {
-      if (match.name == name) return std::optional<int64_t>(match.id);
+      if (match.name != name) continue;
+      if (claim != nullptr) {
+        // Another contact with the same name and email owns that one.
+        auto free = claim->ClaimPerson(match.id);
+        if (!free.ok()) return free.status();
+        if (!*free) continue;
+      }
+      return std::optional<int64_t>(match.id);
     }
   }
   return std::optional<int64_t>();
@@ -812,10 +847,10 @@ absl::Status SyncEngine::ApplyDelete(const std::string& account_id,
   }
   // Marks what follows as ours, should it be interrupted: a record then
   // missing was deleted by us, not by the sales team.
-  if (absl::Status s = contacts_->RecordIntent(account_id, record.contact_id,
-                                               {"deletion", "", "", ""});
-      !s.ok()) {
-    return s;
+  if (auto intent = contacts_->RecordIntent(account_id, record.contact_id,
+                                            {"deletion", "", "", ""});
+      !intent.ok()) {
+    return intent.status();
   }
   // A record already gone counts as deleted: the sales team may have
   // removed it.

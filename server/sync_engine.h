@@ -184,10 +184,17 @@ class SyncEngine {
   absl::StatusOr<std::optional<int64_t>> RecoverPerson(
       const std::string& account, Credentials& creds, ContactDelivery& delivery,
       int& calls);
-  // A live Person named `name` with that email, else that phone.
+  // A live Person named `name` with that email, else that phone. With
+  // `claim`, only one no other contact of the account has, claimed for
+  // that delivery's contact.
   absl::StatusOr<std::optional<int64_t>> FindPerson(
       const std::string& account, Credentials& creds, const std::string& name,
-      const std::string& email, const std::string& phone, int& calls);
+      const std::string& email, const std::string& phone, int& calls,
+      ContactDelivery* claim = nullptr);
+  // Drops the intent of a create Pipedrive refused outright.
+  void ForgetRefusedCreate(const std::string& account,
+                           const std::string& contact_id, int64_t intent_id,
+                           const absl::Status& error);
   absl::StatusOr<std::optional<std::string>> RecoverLead(
       const std::string& account, Credentials& creds, ContactDelivery& delivery,
       const ContactRecord& record, int& calls);

@@ -450,19 +450,34 @@ absl::StatusOr<std::vector<std::string>> ContactStore::DueContactsOf(
       });
 }
 
-absl::Status ContactStore::RecordIntent(const std::string& account_id,
-                                        const std::string& contact_id,
-                                        const CreateIntent& intent) {
+absl::StatusOr<int64_t> ContactStore::RecordIntent(
+    const std::string& account_id, const std::string& contact_id,
+    const CreateIntent& intent) {
   return InTransaction(
-      *side_pool_, "record intent", [&](pqxx::work& tx) -> absl::Status {
-        tx.exec_params(
+      *side_pool_, "record intent",
+      [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+        const pqxx::row row = tx.exec_params1(
             "INSERT INTO create_intents (account_id, contact_id, kind, name,"
-            " email, phone) VALUES ($1, $2, $3, $4, $5, $6)",
+            " email, phone) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             account_id, contact_id, intent.kind, intent.name, intent.email,
             intent.phone);
         tx.commit();
-        return absl::OkStatus();
+        return row[0].as<int64_t>();
       });
+}
+
+absl::Status ContactStore::ForgetIntent(const std::string& account_id,
+                                        const std::string& contact_id,
+                                        int64_t intent_id) {
+  return InTransaction(*side_pool_, "forget intent",
+                       [&](pqxx::work& tx) -> absl::Status {
+                         tx.exec_params(
+                             "DELETE FROM create_intents WHERE account_id = $1"
+                             " AND contact_id = $2 AND id = $3",
+                             account_id, contact_id, intent_id);
+                         tx.commit();
+                         return absl::OkStatus();
+                       });
 }
 
 absl::Status ContactStore::StartImport(const std::string& import_id,

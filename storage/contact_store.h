@@ -225,11 +225,15 @@ class ContactStore {
       int limit);
 
   // Records, and commits at once, that a create of `intent.kind` (or a
-  // deletion) is about to be sent for the contact. Delivery commits remove
-  // it once its outcome is stored.
-  absl::Status RecordIntent(const std::string& account_id,
-                            const std::string& contact_id,
-                            const CreateIntent& intent);
+  // deletion) is about to be sent for the contact; returns the intent's
+  // id. Delivery commits remove it once its outcome is stored.
+  absl::StatusOr<int64_t> RecordIntent(const std::string& account_id,
+                                       const std::string& contact_id,
+                                       const CreateIntent& intent);
+  // Removes an intent whose create Pipedrive refused outright (a 4xx
+  // answer): there is nothing to look up before trying again.
+  absl::Status ForgetIntent(const std::string& account_id,
+                            const std::string& contact_id, int64_t intent_id);
 
   // Starts an import's record; AcceptImportBatch adds to it.
   absl::Status StartImport(const std::string& import_id,

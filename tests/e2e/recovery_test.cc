@@ -89,6 +89,63 @@ TEST_F(RecoveryTest, FailedCreateThatMadeNothingIsSimplyRetried) {
 
 // The server process is killed with SIGKILL while Pipedrive is creating the
 // Person; after a restart the Person is found, not created again.
+TEST_F(RecoveryTest, CreateRefusedOutrightIsRetriedWithoutASearch) {
+  ConnectAccount();
+  for (const char* path : {"/api/v2/persons", "/api/v1/leads"}) {
+    sandbox::Fault over_limit;
+    over_limit.method = "POST";
+    over_limit.path_prefix = path;
+    over_limit.status = 429;
+    sandbox_->InjectFault(over_limit);
+  }
+
+  v1::SyncContactResponse response;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &response).ok());
+
+  ASSERT_TRUE(Eventually([&] { return Synced("c-1"); }));
+  EXPECT_THAT(LivePersons(company_), SizeIs(1));
+  EXPECT_THAT(LiveLeads(company_), SizeIs(1));
+  // A 429 means nothing was made: no search (20 tokens) before retrying.
+  EXPECT_EQ(sandbox_->CountRequests("GET", "/api/v2/persons/search"), 0);
+  EXPECT_EQ(sandbox_->CountRequests("GET", "/api/v1/leads"), 0);
+}
+
+TEST_F(RecoveryTest, RecoveryDoesNotTakeAnotherContactsPersonOfTheSameName) {
+  ConnectAccount();
+  sandbox::Fault outage;
+  outage.method = "POST";
+  outage.path_prefix = "/api/v2/persons";
+  outage.status = 503;
+  sandbox_->InjectFault(outage);
+  v1::SyncContactResponse first;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &first).ok());
+  auto set_due = [&](const std::string& when) {
+    pqxx::connection conn(TestDatabaseUrl());
+    pqxx::work tx(conn);
+    tx.exec_params(
+        "UPDATE sync_queue SET next_attempt_at = now() + $2::interval"
+        " WHERE account_id = $1 AND contact_id = 'c-1'",
+        account_, when);
+    tx.commit();
+  };
+  // c-1's create is in doubt (a 503), and it waits while another contact
+  // with the same name and email gets its own Person.
+  set_due("1 hour");
+  v1::SyncContactResponse twin;
+  ASSERT_TRUE(Sync(JaneDoe("c-2", 1), &twin).ok());
+  ASSERT_EQ(twin.outcome(), v1::SyncContactResponse::APPLIED);
+
+  set_due("0 seconds");
+
+  ASSERT_TRUE(Eventually([&] { return Synced("c-1"); }));
+  v1::ContactSync one;
+  v1::ContactSync two;
+  ASSERT_TRUE(GetContact("c-1", &one).ok());
+  ASSERT_TRUE(GetContact("c-2", &two).ok());
+  EXPECT_NE(one.person_id(), two.person_id());
+  EXPECT_THAT(LivePersons(company_), SizeIs(2));
+}
+
 TEST_F(RecoveryTest, ServerKilledDuringCreateDoesNotDuplicateAfterRestart) {
   ConnectAccount();
   app_.reset();  // the in-process server steps aside for a real process
@@ -121,9 +178,10 @@ TEST_F(RecoveryTest, ServerKilledDuringCreateDoesNotDuplicateAfterRestart) {
   ASSERT_TRUE(Eventually([&] {
     pqxx::connection conn(TestDatabaseUrl());
     pqxx::work tx(conn);
-    return !tx.exec_params("SELECT 1 FROM create_intents"
-                           " WHERE account_id = $1 AND kind = 'person'",
-                           account_)
+    return !tx.exec_params(
+                  "SELECT 1 FROM create_intents"
+                  " WHERE account_id = $1 AND kind = 'person'",
+                  account_)
                 .empty();
   }));
   absl::SleepFor(absl::Milliseconds(300));
