@@ -10,6 +10,8 @@
 
 #include <fstream>
 #include <map>
+#include <signal.h>
+#include <sys/wait.h>
 
 namespace wave::pipedrive::testing {
 namespace {
@@ -238,6 +240,88 @@ TEST_F(ImportTest, ABrokenStreamKeepsWhatArrivedAndSaysItWasInterrupted) {
   EXPECT_EQ(progress.accepted(), 500);
   // What arrived is delivered all the same.
   EXPECT_TRUE(Eventually([&] { return Progress(import_id).created() >= 10; }));
+}
+
+TEST_F(ImportTest, ServerKilledMidImportResumesAfterRestart) {
+  ConnectAccount();
+  app_.reset();  // the in-process server steps aside for a real process
+  // Every call takes a while, so the kill lands mid-import.
+  sandbox::Fault slow;
+  slow.path_prefix = "/api/";
+  slow.status = 200;
+  slow.count = -1;
+  slow.delay_ms = 20;
+  sandbox_->InjectFault(slow);
+  const std::string listen = absl::StrCat("127.0.0.1:", FreePort());
+  const pid_t pid = SpawnServer(listen);
+  ASSERT_GT(pid, 0);
+  auto channel =
+      grpc::CreateChannel(listen, grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() +
+                                        std::chrono::seconds(20)));
+  stub_ = v1::PipedriveSync::NewStub(channel);
+  constexpr int kContacts = 150;
+  std::vector<v1::Contact> contacts;
+  for (int i = 0; i < kContacts; ++i) {
+    v1::Contact c = JaneDoe(absl::StrCat("c-", i), 1);
+    c.mutable_emails(0)->set_value(absl::StrCat("jane", i, "@example.com"));
+    contacts.push_back(c);
+  }
+  const v1::ImportAllResponse import = Import(contacts);
+  ASSERT_EQ(import.accepted(), kContacts);
+  ASSERT_TRUE(
+      Eventually([&] { return Progress(import.import_id()).created() >= 10; }));
+
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  StartServer();
+
+  ASSERT_TRUE(Eventually(
+      [&] { return Progress(import.import_id()).state() == v1::Import::DONE; },
+      absl::Seconds(60)));
+  const v1::Import done = Progress(import.import_id());
+  EXPECT_EQ(done.created(), kContacts);
+  EXPECT_EQ(done.failed(), 0);
+  // Nothing twice, whatever the kill interrupted.
+  EXPECT_THAT(LivePersons(company_), SizeIs(kContacts));
+  EXPECT_THAT(LiveLeads(company_), SizeIs(kContacts));
+}
+
+class ImportBudgetTest : public ImportTest {
+ protected:
+  void SetUp() override {
+    // Enough for connecting and one contact (person 5 + lead 10 tokens).
+    daily_token_budget_ = 35;
+    ImportTest::SetUp();
+  }
+};
+
+TEST_F(ImportBudgetTest, SpentBudgetPausesTheImportVisiblyUntilTheReset) {
+  ConnectAccount();
+  std::vector<v1::Contact> contacts;
+  for (int i = 0; i < 3; ++i) {
+    v1::Contact c = JaneDoe(absl::StrCat("c-", i), 1);
+    c.mutable_emails(0)->set_value(absl::StrCat("jane", i, "@example.com"));
+    contacts.push_back(c);
+  }
+
+  const v1::ImportAllResponse import = Import(contacts);
+
+  ASSERT_TRUE(Eventually([&] {
+    const v1::Import progress = Progress(import.import_id());
+    return progress.state() == v1::Import::PAUSED &&
+           absl::StrContains(progress.paused_reason(), "daily");
+  }));
+  const v1::Import paused = Progress(import.import_id());
+  EXPECT_GE(paused.pending(), 1);
+  EXPECT_EQ(paused.created() + paused.pending(), 3);
+  // Pipedrive's midnight, as often as needed (the budget is one contact a
+  // day): the import goes on.
+  ASSERT_TRUE(Eventually([&] {
+    sandbox_->ResetTokenBudgets();
+    return Progress(import.import_id()).state() == v1::Import::DONE;
+  }));
+  EXPECT_EQ(Progress(import.import_id()).created(), 3);
 }
 
 // With one delivery thread, a second account's real-time change must not
