@@ -2,6 +2,7 @@
 #
 #   make run    start PostgreSQL, the Pipedrive sandbox and the server
 #   make test   build and run every test against a private PostgreSQL
+#   make bench  the import benchmark (BENCH_ARGS passes flags to it)
 #
 # Both install the Debian packages they need first (make deps).
 
@@ -18,7 +19,9 @@ DEBIAN_PACKAGES := \
   libgtest-dev libgmock-dev googletest \
   postgresql-15 postgresql-client-15 grpc-proto curl
 
-.PHONY: all deps configure build test run clean
+BENCH_ARGS ?= --contacts=2000 --burst_limit=80 --latency_ms=50
+
+.PHONY: all deps configure build test bench run clean
 
 all: build
 
@@ -45,6 +48,9 @@ build: configure
 test: build
 	tests/with_postgres.sh ctest --test-dir $(BUILD_DIR) --output-on-failure \
 	  --timeout 300 -j$(JOBS)
+
+bench: build
+	tests/with_postgres.sh $(BUILD_DIR)/bench/import_bench $(BENCH_ARGS)
 
 run: build
 	deploy/local/run.sh $(BUILD_DIR)
