@@ -76,6 +76,29 @@ class ImportTest : public EndToEndTest {
         {{"+1 555 0199", "work", true}});
   }
 
+  // Jane Doe as contact "c-<i>", with an email of her own.
+  static v1::Contact Numbered(int i) {
+    v1::Contact c = JaneDoe(absl::StrCat("c-", i), 1);
+    c.mutable_emails(0)->set_value(absl::StrCat("jane", i, "@example.com"));
+    return c;
+  }
+  // `count` of them, from "c-<from>" on.
+  static std::vector<v1::Contact> Numbered(int from, int count) {
+    std::vector<v1::Contact> contacts;
+    for (int i = from; i < from + count; ++i) contacts.push_back(Numbered(i));
+    return contacts;
+  }
+
+  // Every Pipedrive API request takes `ms` longer.
+  void SlowPipedrive(int ms) {
+    sandbox::Fault slow;
+    slow.path_prefix = "/api/";
+    slow.status = 200;  // below 400: a delay, not a failure
+    slow.count = -1;
+    slow.delay_ms = ms;
+    sandbox_->InjectFault(slow);
+  }
+
   static std::vector<std::string> Values(
       const std::vector<sandbox::ContactValue>& points) {
     std::vector<std::string> values;
@@ -212,9 +235,7 @@ TEST_F(ImportTest, ABrokenStreamKeepsWhatArrivedAndSaysItWasInterrupted) {
     message.set_account_id(account_);
     // One full batch (500) is stored; the rest of the stream is cut.
     for (int i = 0; i < 650; ++i) {
-      *message.mutable_contact() = JaneDoe(absl::StrCat("c-", i), 1);
-      message.mutable_contact()->mutable_emails(0)->set_value(
-          absl::StrCat("jane", i, "@example.com"));
+      *message.mutable_contact() = Numbered(i);
       ASSERT_TRUE(stream->Write(message));
     }
     // The server has stored the first batch once the import shows it.
@@ -246,12 +267,7 @@ TEST_F(ImportTest, ServerKilledMidImportResumesAfterRestart) {
   ConnectAccount();
   app_.reset();  // the in-process server steps aside for a real process
   // Every call takes a while, so the kill lands mid-import.
-  sandbox::Fault slow;
-  slow.path_prefix = "/api/";
-  slow.status = 200;
-  slow.count = -1;
-  slow.delay_ms = 20;
-  sandbox_->InjectFault(slow);
+  SlowPipedrive(20);
   const std::string listen = absl::StrCat("127.0.0.1:", FreePort());
   const pid_t pid = SpawnServer(listen);
   ASSERT_GT(pid, 0);
@@ -261,12 +277,7 @@ TEST_F(ImportTest, ServerKilledMidImportResumesAfterRestart) {
                                         std::chrono::seconds(20)));
   stub_ = v1::PipedriveSync::NewStub(channel);
   constexpr int kContacts = 150;
-  std::vector<v1::Contact> contacts;
-  for (int i = 0; i < kContacts; ++i) {
-    v1::Contact c = JaneDoe(absl::StrCat("c-", i), 1);
-    c.mutable_emails(0)->set_value(absl::StrCat("jane", i, "@example.com"));
-    contacts.push_back(c);
-  }
+  const std::vector<v1::Contact> contacts = Numbered(0, kContacts);
   const v1::ImportAllResponse import = Import(contacts);
   ASSERT_EQ(import.accepted(), kContacts);
   ASSERT_TRUE(
@@ -298,12 +309,7 @@ class ImportBudgetTest : public ImportTest {
 
 TEST_F(ImportBudgetTest, SpentBudgetPausesTheImportVisiblyUntilTheReset) {
   ConnectAccount();
-  std::vector<v1::Contact> contacts;
-  for (int i = 0; i < 3; ++i) {
-    v1::Contact c = JaneDoe(absl::StrCat("c-", i), 1);
-    c.mutable_emails(0)->set_value(absl::StrCat("jane", i, "@example.com"));
-    contacts.push_back(c);
-  }
+  const std::vector<v1::Contact> contacts = Numbered(0, 3);
 
   const v1::ImportAllResponse import = Import(contacts);
 
@@ -347,19 +353,8 @@ TEST_F(FairnessTest, AnotherAccountsRealtimeSyncIsNotHeldByAnImport) {
       Connect(other_account, other_company, other_admin, &integration).ok());
   // Every Pipedrive call takes a while, so the import lasts well beyond
   // the wait of a SyncContact.
-  sandbox::Fault slow;
-  slow.method = "";
-  slow.path_prefix = "/api/";
-  slow.status = 200;
-  slow.count = -1;
-  slow.delay_ms = 40;
-  sandbox_->InjectFault(slow);
-  std::vector<v1::Contact> contacts;
-  for (int i = 0; i < 1200; ++i) {
-    v1::Contact c = JaneDoe(absl::StrCat("c-", i), 1);
-    c.mutable_emails(0)->set_value(absl::StrCat("jane", i, "@example.com"));
-    contacts.push_back(c);
-  }
+  SlowPipedrive(40);
+  const std::vector<v1::Contact> contacts = Numbered(0, 1200);
   const v1::ImportAllResponse import = Import(contacts);
   ASSERT_TRUE(
       Eventually([&] { return Progress(import.import_id()).created() >= 20; }));
@@ -384,19 +379,8 @@ class PaceTest : public ImportTest {
 
 TEST_F(PaceTest, ImportStaysInsideTheBurstWindowWithSeveralContactsAtOnce) {
   ConnectAccount();
-  sandbox::Fault slow;
-  slow.method = "";
-  slow.path_prefix = "/api/";
-  slow.status = 200;
-  slow.count = -1;
-  slow.delay_ms = 30;
-  sandbox_->InjectFault(slow);
-  std::vector<v1::Contact> contacts;
-  for (int i = 0; i < 40; ++i) {
-    v1::Contact c = JaneDoe(absl::StrCat("c-", i), 1);
-    c.mutable_emails(0)->set_value(absl::StrCat("jane", i, "@example.com"));
-    contacts.push_back(c);
-  }
+  SlowPipedrive(30);
+  const std::vector<v1::Contact> contacts = Numbered(0, 40);
 
   const v1::ImportAllResponse import = Import(contacts);
 
@@ -449,8 +433,7 @@ TEST_F(LargeImportTest, HundredThousandContactsStreamWithFlatMemory) {
   int64_t resident_early = 0;
   for (int i = 0; i < kContacts; ++i) {
     v1::Contact* c = message.mutable_contact();
-    *c = JaneDoe(absl::StrCat("c-", i), 1);
-    c->mutable_emails(0)->set_value(absl::StrCat("jane", i, "@example.com"));
+    *c = Numbered(i);
     c->set_company(absl::StrCat("Example ", i % 1000));
     ASSERT_TRUE(stream->Write(message));
     if (i == 20000) resident_early = ResidentKiB();
