@@ -472,6 +472,15 @@ absl::Status SyncEngine::ApplyUpsert(const IntegrationRecord& integration,
   if (!lookup.ok()) return lookup;
   record.owner_matched = mapped.owner_matched;
   record.owner_note = mapped.owner_note;
+  // After an interrupted deletion of ours the mapped records may be gone
+  // although the contact's data did not change: write everything, so that
+  // a missing record is noticed and made again.
+  auto deleting = delivery.Intents("deletion");
+  if (!deleting.ok()) return deleting.status();
+  if (!deleting->empty()) {
+    record.written_person.reset();
+    record.written_lead.reset();
+  }
 
   absl::Status person =
       SyncPerson(account, creds, delivery, mapped.person, change.link_existing,
@@ -565,6 +574,21 @@ absl::Status SyncEngine::SyncPerson(const std::string& account,
     const int64_t gone = *record.person_id;
     record.person_id.reset();
     record.written_person.reset();
+    // An earlier attempt may have created it again and lost the answer.
+    auto recreated = RecoverPerson(account, creds, delivery, writes);
+    if (!recreated.ok()) return recreated.status();
+    if (recreated->has_value() && **recreated != gone) {
+      const int64_t id = **recreated;
+      auto rewritten = tokens_->WithRetryOnUnauthenticated<Person>(
+          account, creds, [&](const Credentials& c) {
+            return pipedrive_->UpdatePerson(c, id, desired);
+          });
+      ++writes;
+      if (!rewritten.ok()) return rewritten.status();
+      record.person_id = id;
+      record.written_person = PersonToJson(desired).dump();
+      return absl::OkStatus();
+    }
     auto other = FindPerson(account, creds, desired.name.value_or(""),
                             PrimaryValue(desired.emails),
                             PrimaryValue(desired.phones), writes);
@@ -660,9 +684,26 @@ absl::Status SyncEngine::SyncLead(const std::string& account,
       return absl::OkStatus();
     }
     // An interrupted deletion of ours removed it, not the sales team: the
-    // contact, alive again, gets a new Lead.
+    // contact, alive again, gets a new Lead. An earlier attempt may have
+    // made that Lead already and lost its answer: find it first.
     record.lead_id.reset();
     record.written_lead.reset();
+    auto found = RecoverLead(account, creds, delivery, record, writes);
+    if (!found.ok()) return found.status();
+    if (found->has_value()) {
+      const std::string id = **found;
+      auto rewritten = tokens_->WithRetryOnUnauthenticated<Lead>(
+          account, creds, [&](const Credentials& c) {
+            LeadWrite all = lead;
+            all.origin_id.reset();
+            return pipedrive_->UpdateLead(c, id, all);
+          });
+      ++writes;
+      if (!rewritten.ok()) return rewritten.status();
+      record.lead_id = id;
+      record.written_lead = LeadToJson(lead).dump();
+      return absl::OkStatus();
+    }
   }
 
   auto intent =

@@ -32,6 +32,58 @@ class RecoveryTest : public EndToEndTest {
     return GetContact(contact_id, &sync).ok() &&
            sync.state() == v1::ContactSync::SYNCED;
   }
+
+  // Until cleared, the sandbox holds matching requests for 3 s, then
+  // carries them out (`apply`) or answers 503 without doing anything.
+  void HoldRequests(const std::string& method, const std::string& path,
+                    bool apply) {
+    sandbox::Fault hold;
+    hold.method = method;
+    hold.path_prefix = path;
+    hold.status = apply ? 200 : 503;
+    hold.delay_ms = 3000;
+    hold.apply_then_fail = apply;
+    hold.count = -1;
+    sandbox_->InjectFault(hold);
+  }
+
+  // Runs the server binary and points stub_ at it; returns its pid.
+  pid_t SpawnAndConnect() {
+    const std::string listen = absl::StrCat("127.0.0.1:", FreePort());
+    const pid_t pid = SpawnServer(listen);
+    if (pid <= 0) return pid;
+    auto channel =
+        grpc::CreateChannel(listen, grpc::InsecureChannelCredentials());
+    if (!channel->WaitForConnected(std::chrono::system_clock::now() +
+                                   std::chrono::seconds(20))) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      return -1;
+    }
+    stub_ = v1::PipedriveSync::NewStub(channel);
+    return pid;
+  }
+
+  // Whether a create or deletion of `kind` is in doubt for the account.
+  bool IntentRecorded(const std::string& kind) {
+    pqxx::connection conn(TestDatabaseUrl());
+    pqxx::work tx(conn);
+    return !tx.exec_params(
+                  "SELECT 1 FROM create_intents"
+                  " WHERE account_id = $1 AND kind = $2",
+                  account_, kind)
+                .empty();
+  }
+
+  // Makes every queued change of the account due at `when` (SQL).
+  void QueueDue(const std::string& when) {
+    pqxx::connection conn(TestDatabaseUrl());
+    pqxx::work tx(conn);
+    tx.exec_params(absl::StrCat("UPDATE sync_queue SET next_attempt_at = ",
+                                when, " WHERE account_id = $1"),
+                   account_);
+    tx.commit();
+  }
 };
 
 TEST_F(RecoveryTest, PersonCreatedButAnswerLostIsFoundNotDuplicated) {
@@ -207,6 +259,76 @@ TEST_F(RecoveryTest, ServerKilledDuringCreateDoesNotDuplicateAfterRestart) {
   EXPECT_THAT(LivePersons(company_), SizeIs(1));
   EXPECT_THAT(LiveLeads(company_), SizeIs(1));
   EXPECT_EQ(sandbox_->CountRequests("POST", "/api/v2/persons"), 1);
+}
+
+// A deletion killed after removing the Lead, then the contact synced again
+// with the same data, and that process killed while Pipedrive creates the
+// new Lead: the contact ends with its Person and exactly one Lead.
+TEST_F(RecoveryTest, SyncAfterAnInterruptedDeleteRestoresTheLeadOnce) {
+  ConnectAccount();
+  v1::SyncContactResponse first;
+  ASSERT_TRUE(Sync(JaneDoe("c-1", 1), &first).ok());
+  ASSERT_EQ(first.outcome(), v1::SyncContactResponse::APPLIED);
+  const int64_t person = first.sync().person_id();
+  app_.reset();  // real processes from here on, to be killed
+
+  // The deletion removes the Lead, then dies while the Person is deleted.
+  HoldRequests("DELETE", "/api/v2/persons", /*apply=*/false);
+  pid_t pid = SpawnAndConnect();
+  ASSERT_GT(pid, 0);
+  std::thread deleter([&] {
+    v1::DeleteContactResponse ignored;
+    (void)Delete("c-1", 2, &ignored);  // dies with the server
+  });
+  // The Person's deletion goes out right after the Lead's.
+  const bool deleting = Eventually([&] {
+    return IntentRecorded("deletion") && LiveLeads(company_).empty();
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  deleter.join();
+  ASSERT_TRUE(deleting);
+  sandbox_->ClearFaults();
+  ASSERT_THAT(LivePersons(company_), SizeIs(1));
+  // The deletion's retry comes later than the contact's next change.
+  QueueDue("now() + interval '1 hour'");
+
+  // Wave syncs the contact again, unchanged; the process dies while
+  // Pipedrive creates the new Lead, before its id is stored.
+  HoldRequests("POST", "/api/v1/leads", /*apply=*/true);
+  pid = SpawnAndConnect();
+  ASSERT_GT(pid, 0);
+  std::thread syncer([&] {
+    v1::SyncContactResponse ignored;
+    (void)Sync(JaneDoe("c-1", 3), &ignored);  // dies with the server
+  });
+  const bool creating = Eventually([&] { return IntentRecorded("lead"); });
+  absl::SleepFor(absl::Milliseconds(300));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  syncer.join();
+  ASSERT_TRUE(creating) << "the missing Lead was not made again";
+  // Pipedrive finishes the create the dead process asked for.
+  ASSERT_TRUE(Eventually([&] { return LiveLeads(company_).size() == 1; }));
+  sandbox_->ClearFaults();
+
+  StartServer();
+  QueueDue("now()");
+  ASSERT_TRUE(Eventually([&] {
+    v1::ContactSync sync;
+    return GetContact("c-1", &sync).ok() && sync.synced_version() == 3;
+  }));
+  const auto persons = LivePersons(company_);
+  ASSERT_THAT(persons, SizeIs(1));
+  EXPECT_EQ(persons[0].id, person);
+  const auto leads = LiveLeads(company_);
+  ASSERT_THAT(leads, SizeIs(1));
+  EXPECT_EQ(leads[0].person_id, person);
+  v1::ContactSync sync;
+  ASSERT_TRUE(GetContact("c-1", &sync).ok());
+  EXPECT_EQ(sync.lead_id(), leads[0].id);
+  EXPECT_EQ(sync.state(), v1::ContactSync::SYNCED);
 }
 
 }  // namespace
