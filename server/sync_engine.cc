@@ -559,6 +559,15 @@ absl::Status SyncEngine::SyncPerson(const std::string& account,
                                              : desired;
     if (!changes.has_value()) return absl::OkStatus();
     const int64_t id = *record.person_id;
+    if (!written.has_value()) {
+      // Found again or linked, and not stored yet: should this attempt die
+      // after the write, the next one must find the Person as it is now.
+      if (absl::Status s =
+              RememberPersonWrite(account, record.contact_id, *changes);
+          !s.ok()) {
+        return s;
+      }
+    }
     auto updated = tokens_->WithRetryOnUnauthenticated<Person>(
         account, creds, [&](const Credentials& c) {
           return pipedrive_->UpdatePerson(c, id, *changes);
@@ -579,6 +588,11 @@ absl::Status SyncEngine::SyncPerson(const std::string& account,
     if (!recreated.ok()) return recreated.status();
     if (recreated->has_value() && **recreated != gone) {
       const int64_t id = **recreated;
+      if (absl::Status s =
+              RememberPersonWrite(account, record.contact_id, desired);
+          !s.ok()) {
+        return s;
+      }
       auto rewritten = tokens_->WithRetryOnUnauthenticated<Person>(
           account, creds, [&](const Credentials& c) {
             return pipedrive_->UpdatePerson(c, id, desired);
@@ -738,6 +752,16 @@ void SyncEngine::ForgetRefusedCreate(const std::string& account,
     spdlog::warn("account {} contact {}: refused create left in doubt: {}",
                  account, contact_id, std::string(s.message()));
   }
+}
+
+absl::Status SyncEngine::RememberPersonWrite(const std::string& account,
+                                             const std::string& contact_id,
+                                             const PersonWrite& write) {
+  auto intent = contacts_->RecordIntent(
+      account, contact_id,
+      {"person", write.name.value_or(""), PrimaryValue(write.emails),
+       PrimaryValue(write.phones)});
+  return intent.status();
 }
 
 absl::StatusOr<std::optional<int64_t>> SyncEngine::RecoverPerson(

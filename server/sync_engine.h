@@ -184,6 +184,12 @@ class SyncEngine {
   absl::StatusOr<std::optional<int64_t>> RecoverPerson(
       const std::string& account, Credentials& creds, ContactDelivery& delivery,
       int& calls);
+  // Before a Person whose id is not stored yet is rewritten: records how
+  // it will look, so that RecoverPerson finds it should the attempt die
+  // after the write.
+  absl::Status RememberPersonWrite(const std::string& account,
+                                   const std::string& contact_id,
+                                   const PersonWrite& write);
   // A live Person named `name` with that email, else that phone. With
   // `claim`, only one no other contact of the account has, claimed for
   // that delivery's contact.

@@ -331,5 +331,77 @@ TEST_F(RecoveryTest, SyncAfterAnInterruptedDeleteRestoresTheLeadOnce) {
   EXPECT_EQ(sync.state(), v1::ContactSync::SYNCED);
 }
 
+TEST_F(RecoveryTest, FoundPersonRenamedBeforeItsIdWasStoredIsFoundAgain) {
+  ConnectAccount();
+  app_.reset();  // real processes from here on, to be killed
+
+  // The process dies while Pipedrive creates the Person.
+  HoldRequests("POST", "/api/v2/persons", /*apply=*/true);
+  pid_t pid = SpawnAndConnect();
+  ASSERT_GT(pid, 0);
+  std::thread first([&] {
+    v1::SyncContactResponse ignored;
+    (void)Sync(JaneDoe("c-1", 1), &ignored);  // dies with the server
+  });
+  const bool creating = Eventually([&] { return IntentRecorded("person"); });
+  absl::SleepFor(absl::Milliseconds(300));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  first.join();
+  ASSERT_TRUE(creating);
+  ASSERT_TRUE(Eventually([&] { return LivePersons(company_).size() == 1; }));
+  sandbox_->ClearFaults();
+  // The lost create's retry comes later than the contact's next change.
+  QueueDue("now() + interval '1 hour'");
+
+  // The next change renames her. It finds the lost Person, and dies while
+  // Pipedrive renames it.
+  HoldRequests("PATCH", "/api/v2/persons", /*apply=*/true);
+  pid = SpawnAndConnect();
+  ASSERT_GT(pid, 0);
+  v1::Contact renamed = JaneDoe("c-1", 2);
+  renamed.set_first_name("Janet");
+  sandbox_->ClearRequests();
+  std::thread second([&] {
+    v1::SyncContactResponse ignored;
+    (void)Sync(renamed, &ignored);  // dies with the server
+  });
+  // The rename goes out right after the search that found the Person.
+  const bool found = Eventually([&] {
+    for (const auto& r : sandbox_->Requests()) {
+      if (r.path == "/api/v2/persons/search" && r.status == 200) return true;
+    }
+    return false;
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  second.join();
+  ASSERT_TRUE(found) << "the lost Person was not searched for";
+  // Pipedrive finishes the rename the dead process asked for.
+  ASSERT_TRUE(Eventually([&] {
+    const auto persons = LivePersons(company_);
+    return persons.size() == 1 && persons[0].name == "Janet Doe";
+  }));
+  sandbox_->ClearFaults();
+
+  // The retry finds the Person under its new name.
+  StartServer();
+  QueueDue("now()");
+  ASSERT_TRUE(Eventually([&] {
+    v1::ContactSync sync;
+    return GetContact("c-1", &sync).ok() && sync.synced_version() == 2;
+  }));
+  const auto persons = LivePersons(company_);
+  ASSERT_THAT(persons, SizeIs(1));
+  EXPECT_EQ(persons[0].name, "Janet Doe");
+  v1::ContactSync sync;
+  ASSERT_TRUE(GetContact("c-1", &sync).ok());
+  EXPECT_EQ(sync.person_id(), persons[0].id);
+  const auto leads = LiveLeads(company_);
+  ASSERT_THAT(leads, SizeIs(1));
+  EXPECT_EQ(leads[0].person_id, persons[0].id);
+}
+
 }  // namespace
 }  // namespace wave::pipedrive::testing
