@@ -71,6 +71,65 @@ void FillIntegration(const IntegrationView& view, v1::Integration* out) {
   out->set_last_error(r.last_error);
 }
 
+// An import's progress as callers see it; `i` is its account's
+// integration, which decides whether delivery runs or waits.
+void FillImport(const ImportRecord& p, const IntegrationRecord& i,
+                v1::Import* response) {
+  response->set_import_id(p.import_id);
+  response->set_accepted(p.accepted);
+  response->set_rejected(p.rejected);
+  response->set_created(p.created);
+  response->set_updated(p.updated);
+  response->set_unchanged(p.unchanged);
+  response->set_failed(p.failed);
+  response->set_pending(p.pending);
+  *response->mutable_started_at() = ToProto(p.started_at);
+  response->set_linked(p.linked);
+  response->set_link_existing_persons(p.link_existing);
+  // A stream silent for this long lost its server (a broken stream
+  // otherwise records its end).
+  constexpr absl::Duration kSilentStream = absl::Minutes(10);
+  const bool silent = !p.finished_at.has_value() &&
+                      absl::Now() - p.last_batch_at > kSilentStream;
+  response->set_interrupted(p.interrupted || silent);
+  response->set_dropped(p.dropped);
+  if (p.cancelled_at.has_value()) {
+    *response->mutable_cancelled_at() = ToProto(*p.cancelled_at);
+    if (p.finished_at.has_value()) {
+      *response->mutable_received_at() = ToProto(*p.finished_at);
+    }
+    response->set_state(v1::Import::CANCELLED);
+    return;
+  }
+  if (!p.finished_at.has_value() && !silent) {
+    response->set_state(v1::Import::RECEIVING);
+  } else {
+    if (p.finished_at.has_value()) {
+      *response->mutable_received_at() = ToProto(*p.finished_at);
+    }
+    if (p.pending == 0) {
+      response->set_state(v1::Import::DONE);
+    } else if (i.state != IntegrationState::kConnected) {
+      response->set_state(v1::Import::PAUSED);
+      response->set_paused_reason(
+          i.state == IntegrationState::kPaused
+              ? i.paused_reason
+              : absl::StrCat("the integration is ",
+                             IntegrationStateName(i.state)));
+    } else {
+      response->set_state(v1::Import::RUNNING);
+    }
+  }
+  // The pace so far: contacts settled by delivery since the start.
+  const int64_t delivered = p.created + p.updated + p.linked + p.failed;
+  const absl::Duration elapsed = absl::Now() - p.started_at;
+  if (p.pending > 0 && delivered > 0 && elapsed > absl::ZeroDuration()) {
+    const absl::Duration per_contact = elapsed / delivered;
+    *response->mutable_estimated_completion_at() =
+        ToProto(absl::Now() + per_contact * p.pending);
+  }
+}
+
 void FillContactSync(const ContactView& view, v1::ContactSync* out) {
   const ContactRecord& r = view.record;
   out->set_contact_id(r.contact_id);
@@ -278,7 +337,7 @@ grpc::Status PipedriveSyncService::DisconnectIntegration(
                                         request->uninstalled_in_pipedrive());
   if (!view.ok()) return ToGrpcStatus(view.status());
   FillIntegration(*view, response);
-  return grpc::Status::OK;
+  return AddLatestImport(view->record, response);
 }
 
 grpc::Status PipedriveSyncService::GetIntegration(
@@ -291,6 +350,16 @@ grpc::Status PipedriveSyncService::GetIntegration(
   auto view = integrations_->Get(request->account_id());
   if (!view.ok()) return ToGrpcStatus(view.status());
   FillIntegration(*view, response);
+  return AddLatestImport(view->record, response);
+}
+
+grpc::Status PipedriveSyncService::AddLatestImport(
+    const IntegrationRecord& integration, v1::Integration* response) {
+  auto latest = engine_->LatestImport(integration.account_id);
+  if (!latest.ok()) return ToGrpcStatus(latest.status());
+  if (latest->has_value()) {
+    FillImport(**latest, integration, response->mutable_latest_import());
+  }
   return grpc::Status::OK;
 }
 
@@ -360,52 +429,7 @@ grpc::Status PipedriveSyncService::GetImport(
   auto integration = integrations_->Get(request->account_id());
   if (!integration.ok()) return ToGrpcStatus(integration.status());
 
-  const ImportRecord& p = *progress;
-  response->set_import_id(p.import_id);
-  response->set_accepted(p.accepted);
-  response->set_rejected(p.rejected);
-  response->set_created(p.created);
-  response->set_updated(p.updated);
-  response->set_unchanged(p.unchanged);
-  response->set_failed(p.failed);
-  response->set_pending(p.pending);
-  *response->mutable_started_at() = ToProto(p.started_at);
-  response->set_linked(p.linked);
-  response->set_link_existing_persons(p.link_existing);
-  const IntegrationRecord& i = integration->record;
-  // A stream silent for this long lost its server (a broken stream
-  // otherwise records its end).
-  constexpr absl::Duration kSilentStream = absl::Minutes(10);
-  const bool silent = !p.finished_at.has_value() &&
-                      absl::Now() - p.last_batch_at > kSilentStream;
-  response->set_interrupted(p.interrupted || silent);
-  if (!p.finished_at.has_value() && !silent) {
-    response->set_state(v1::Import::RECEIVING);
-  } else {
-    if (p.finished_at.has_value()) {
-      *response->mutable_received_at() = ToProto(*p.finished_at);
-    }
-    if (p.pending == 0) {
-      response->set_state(v1::Import::DONE);
-    } else if (i.state != IntegrationState::kConnected) {
-      response->set_state(v1::Import::PAUSED);
-      response->set_paused_reason(
-          i.state == IntegrationState::kPaused
-              ? i.paused_reason
-              : absl::StrCat("the integration is ",
-                             IntegrationStateName(i.state)));
-    } else {
-      response->set_state(v1::Import::RUNNING);
-    }
-  }
-  // The pace so far: contacts settled by delivery since the start.
-  const int64_t delivered = p.created + p.updated + p.linked + p.failed;
-  const absl::Duration elapsed = absl::Now() - p.started_at;
-  if (p.pending > 0 && delivered > 0 && elapsed > absl::ZeroDuration()) {
-    const absl::Duration per_contact = elapsed / delivered;
-    *response->mutable_estimated_completion_at() =
-        ToProto(absl::Now() + per_contact * p.pending);
-  }
+  FillImport(*progress, integration->record, response);
   return grpc::Status::OK;
 }
 

@@ -75,6 +75,10 @@ class PipedriveSyncService final : public grpc::Service {
   void AddUnary(const char* path,
                 grpc::Status (PipedriveSyncService::*handler)(
                     grpc::ServerContext*, const Request*, Response*));
+  // Sets the account's most recent import in `response`, if it has one.
+  grpc::Status AddLatestImport(
+      const IntegrationRecord& integration,
+      integrations::pipedrive::v1::Integration* response);
 
   const CallerAuthenticator* auth_;
   IntegrationManager* integrations_;

@@ -115,6 +115,10 @@ class SyncEngine {
                                          const std::string& import_id) {
     return contacts_->GetImport(account_id, import_id);
   }
+  absl::StatusOr<std::optional<ImportRecord>> LatestImport(
+      const std::string& account_id) {
+    return contacts_->LatestImport(account_id);
+  }
 
   // NOT_FOUND when the contact was never seen.
   absl::StatusOr<ContactView> GetContact(const std::string& account_id,

@@ -161,22 +161,37 @@ absl::Status ContactDelivery::Commit(const DeliveryResult& result) {
         " OR (kind = 'deletion' AND $6))",
         r.account_id, r.contact_id, r.person_id, r.lead_id, delivered_delete,
         delivered_update);
-    if (result.done && pending_.has_value() &&
-        pending_->import_id.has_value() &&
-        result.import_outcome != ImportOutcome::kNone) {
-      static constexpr const char* kColumns[] = {
-          "", "created", "updated", "unchanged", "failed", "linked"};
-      const char* column = kColumns[static_cast<int>(result.import_outcome)];
-      tx_->exec_params(absl::StrCat("UPDATE imports SET ", column, " = ",
-                                    column, " + 1 WHERE import_id = $1"),
-                       *pending_->import_id);
-    }
     if (pending_.has_value()) {
       if (result.done) {
-        tx_->exec_params(
+        pqxx::result removed = tx_->exec_params(
             "DELETE FROM sync_queue WHERE account_id = $1"
-            " AND contact_id = $2 AND version = $3",
+            " AND contact_id = $2 AND version = $3 RETURNING 1",
             r.account_id, r.contact_id, pending_->version);
+        if (pending_->import_id.has_value() &&
+            result.import_outcome != ImportOutcome::kNone) {
+          static constexpr const char* kColumns[] = {
+              "", "created", "updated", "unchanged", "failed", "linked"};
+          const std::string column =
+              kColumns[static_cast<int>(result.import_outcome)];
+          if (!removed.empty()) {
+            tx_->exec_params(absl::StrCat("UPDATE imports SET ", column, " = ",
+                                          column, " + 1 WHERE import_id = $1"),
+                             *pending_->import_id);
+          } else {
+            // Gone from the queue meanwhile. A newer change in its place is
+            // counted when it is delivered. A disconnect that dropped it
+            // while this delivery was under way counted it as dropped, but
+            // it reached Pipedrive: count it for what it did.
+            tx_->exec_params(
+                absl::StrCat("UPDATE imports SET ", column, " = ", column,
+                             " + 1, dropped = dropped - 1"
+                             " WHERE import_id = $1 AND dropped > 0"
+                             " AND cancelled_at IS NOT NULL AND NOT EXISTS"
+                             " (SELECT 1 FROM sync_queue WHERE account_id = $2"
+                             "  AND contact_id = $3)"),
+                *pending_->import_id, r.account_id, r.contact_id);
+          }
+        }
       } else {
         tx_->exec_params(
             "UPDATE sync_queue SET attempts = attempts + 1,"
@@ -309,6 +324,22 @@ absl::StatusOr<std::vector<AcceptOutcome>> ContactStore::AcceptImportBatch(
   return InTransaction(
       *pool_, "accept imported contacts",
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<AcceptOutcome>> {
+        // A disconnect drops queued work and cancels the import: the rest
+        // of its stream is not taken either. (The share lock waits for a
+        // disconnect under way.)
+        pqxx::result state = tx.exec_params(
+            "SELECT state = 'disconnected' FROM integrations"
+            " WHERE account_id = $1 FOR SHARE",
+            account_id);
+        if (state.empty()) {
+          return absl::NotFoundError(absl::StrCat(
+              "account ", account_id, " has no Pipedrive integration"));
+        }
+        if (state[0][0].as<bool>()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("account ", account_id,
+                           ": the Pipedrive integration was disconnected"));
+        }
         std::vector<AcceptOutcome> outcomes(batch.size());
         int64_t queued = 0;
         for (size_t i : order) {
@@ -507,46 +538,79 @@ absl::Status ContactStore::FinishImport(const std::string& import_id,
       });
 }
 
+namespace {
+
+// Reads one import of the account, or without `import_id` its most
+// recently started one.
+std::optional<ImportRecord> ReadImport(
+    pqxx::read_transaction& tx, const std::string& account_id,
+    const std::optional<std::string>& import_id) {
+  pqxx::result rows = tx.exec_params(
+      "SELECT import_id, accepted, rejected, created, updated, unchanged,"
+      " failed,"
+      " (SELECT count(*) FROM sync_queue q WHERE q.import_id = i.import_id"
+      "  AND q.account_id = $1),"
+      " (extract(epoch FROM started_at) * 1000000)::bigint,"
+      " (extract(epoch FROM finished_at) * 1000000)::bigint,"
+      " linked, link_existing,"
+      " (extract(epoch FROM last_batch_at) * 1000000)::bigint,"
+      " interrupted,"
+      " (extract(epoch FROM cancelled_at) * 1000000)::bigint, dropped"
+      " FROM imports i WHERE account_id = $1"
+      " AND ($2::text IS NULL OR import_id = $2)"
+      " ORDER BY started_at DESC, import_id DESC LIMIT 1",
+      account_id, import_id);
+  if (rows.empty()) return std::nullopt;
+  const pqxx::row& row = rows[0];
+  ImportRecord r;
+  r.import_id = row[0].as<std::string>();
+  r.account_id = account_id;
+  r.accepted = row[1].as<int64_t>();
+  r.rejected = row[2].as<int64_t>();
+  r.created = row[3].as<int64_t>();
+  r.updated = row[4].as<int64_t>();
+  r.unchanged = row[5].as<int64_t>();
+  r.failed = row[6].as<int64_t>();
+  r.pending = row[7].as<int64_t>();
+  r.started_at = absl::FromUnixMicros(row[8].as<int64_t>());
+  if (!row[9].is_null()) {
+    r.finished_at = absl::FromUnixMicros(row[9].as<int64_t>());
+  }
+  r.linked = row[10].as<int64_t>();
+  r.link_existing = row[11].as<bool>();
+  r.last_batch_at = absl::FromUnixMicros(row[12].as<int64_t>());
+  r.interrupted = row[13].as<bool>();
+  if (!row[14].is_null()) {
+    r.cancelled_at = absl::FromUnixMicros(row[14].as<int64_t>());
+  }
+  r.dropped = row[15].as<int64_t>();
+  return r;
+}
+
+}  // namespace
+
 absl::StatusOr<ImportRecord> ContactStore::GetImport(
     const std::string& account_id, const std::string& import_id) {
   return InTransaction<pqxx::read_transaction>(
       *pool_, "read import",
       [&](pqxx::read_transaction& tx) -> absl::StatusOr<ImportRecord> {
-        pqxx::result rows = tx.exec_params(
-            "SELECT accepted, rejected, created, updated, unchanged, failed,"
-            " (SELECT count(*) FROM sync_queue q WHERE q.import_id = $2"
-            "  AND q.account_id = $1),"
-            " (extract(epoch FROM started_at) * 1000000)::bigint,"
-            " (extract(epoch FROM finished_at) * 1000000)::bigint,"
-            " linked, link_existing,"
-            " (extract(epoch FROM last_batch_at) * 1000000)::bigint,"
-            " interrupted"
-            " FROM imports WHERE account_id = $1 AND import_id = $2",
-            account_id, import_id);
-        if (rows.empty()) {
+        std::optional<ImportRecord> found =
+            ReadImport(tx, account_id, import_id);
+        if (!found.has_value()) {
           return absl::NotFoundError(absl::StrCat(
               "account ", account_id, " has no import ", import_id));
         }
-        const pqxx::row& row = rows[0];
-        ImportRecord r;
-        r.import_id = import_id;
-        r.account_id = account_id;
-        r.accepted = row[0].as<int64_t>();
-        r.rejected = row[1].as<int64_t>();
-        r.created = row[2].as<int64_t>();
-        r.updated = row[3].as<int64_t>();
-        r.unchanged = row[4].as<int64_t>();
-        r.failed = row[5].as<int64_t>();
-        r.pending = row[6].as<int64_t>();
-        r.started_at = absl::FromUnixMicros(row[7].as<int64_t>());
-        if (!row[8].is_null()) {
-          r.finished_at = absl::FromUnixMicros(row[8].as<int64_t>());
-        }
-        r.linked = row[9].as<int64_t>();
-        r.link_existing = row[10].as<bool>();
-        r.last_batch_at = absl::FromUnixMicros(row[11].as<int64_t>());
-        r.interrupted = row[12].as<bool>();
-        return r;
+        return *std::move(found);
+      });
+}
+
+absl::StatusOr<std::optional<ImportRecord>> ContactStore::LatestImport(
+    const std::string& account_id) {
+  return InTransaction<pqxx::read_transaction>(
+      *pool_, "read latest import",
+      [&](pqxx::read_transaction& tx)
+          -> absl::StatusOr<std::optional<ImportRecord>> {
+        return ReadImport(tx, account_id, std::nullopt);
       });
 }
 

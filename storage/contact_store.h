@@ -112,6 +112,10 @@ struct ImportRecord {
   absl::Time last_batch_at;
   // The stream broke before its end; what arrived before is delivered.
   bool interrupted = false;
+  // The integration was disconnected before the import finished; `dropped`
+  // of its contacts were still queued and are not delivered.
+  std::optional<absl::Time> cancelled_at;
+  int64_t dropped = 0;
 };
 
 // What the caller decides after trying to deliver a pending change.
@@ -245,6 +249,9 @@ class ContactStore {
   // NOT_FOUND when the account has no such import.
   absl::StatusOr<ImportRecord> GetImport(const std::string& account_id,
                                          const std::string& import_id);
+  // The account's most recently started import, if it has any.
+  absl::StatusOr<std::optional<ImportRecord>> LatestImport(
+      const std::string& account_id);
 
  private:
   PgPool* pool_;

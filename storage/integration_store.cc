@@ -269,8 +269,20 @@ absl::StatusOr<IntegrationRecord> IntegrationStore::MarkDisconnected(
             " WHERE account_id = $1 RETURNING account_id",
             account_id);
         if (rows.empty()) return NotFound(account_id);
-        tx.exec_params("DELETE FROM sync_queue WHERE account_id = $1",
-                       account_id);
+        // Queued work is dropped, and imports not yet through are cancelled
+        // with the count of their contacts that will not be delivered. A
+        // delivery already under way still lands; it corrects that count
+        // when it commits (ContactDelivery::Commit).
+        tx.exec_params(
+            "WITH dropped AS (DELETE FROM sync_queue WHERE account_id = $1"
+            "  RETURNING import_id)"
+            " UPDATE imports i SET cancelled_at = now(),"
+            " dropped = (SELECT count(*) FROM dropped d"
+            "  WHERE d.import_id = i.import_id)"
+            " WHERE i.account_id = $1 AND i.cancelled_at IS NULL"
+            " AND (i.finished_at IS NULL OR i.import_id IN"
+            "  (SELECT import_id FROM dropped))",
+            account_id);
         tx.exec_params("DELETE FROM pipedrive_users WHERE account_id = $1",
                        account_id);
         pqxx::result record = tx.exec_params(kSelectIntegration, account_id);

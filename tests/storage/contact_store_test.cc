@@ -720,6 +720,7 @@ TEST_F(ContactStoreTest, ContactsOfOneAccountAreInvisibleToAnother) {
 }
 
 TEST_F(ContactStoreTest, ImportCountsWhatWasAcceptedAndWhatIsPending) {
+  Connect(account_);
   const std::string import_id = UniqueId("import");
   ASSERT_OK(store_->StartImport(import_id, account_, /*link_existing=*/true));
   std::vector<ImportedContact> batch = {{"c1", 1, Payload("c1", 1)},
@@ -752,6 +753,7 @@ TEST_F(ContactStoreTest, ImportCountsWhatWasAcceptedAndWhatIsPending) {
 }
 
 TEST_F(ContactStoreTest, InterruptedImportIsRecordedAsSuch) {
+  Connect(account_);
   const std::string import_id = UniqueId("import");
   ASSERT_OK(store_->StartImport(import_id, account_, /*link_existing=*/false));
   ASSERT_OK(store_->AcceptImportBatch(account_, import_id,
@@ -766,6 +768,71 @@ TEST_F(ContactStoreTest, InterruptedImportIsRecordedAsSuch) {
   EXPECT_EQ(progress->accepted, 1);
   EXPECT_FALSE(Pending("c1")->link_existing);
   EXPECT_TRUE(Pending("c1")->from_import);
+}
+
+TEST_F(ContactStoreTest, DisconnectCancelsUnfinishedImportsAndRefusesTheRest) {
+  Connect(account_);
+  const std::string done = UniqueId("import");
+  ASSERT_OK(store_->StartImport(done, account_, /*link_existing=*/false));
+  ASSERT_OK(
+      store_->AcceptImportBatch(account_, done, {{"c1", 1, Payload("c1", 1)}}));
+  ASSERT_OK(store_->FinishImport(done, 0, /*interrupted=*/false));
+  // Delivered: nothing of it is left in the queue.
+  {
+    auto delivery = store_->BeginDelivery(account_, "c1", false);
+    ASSERT_OK(delivery);
+    ASSERT_NE(*delivery, nullptr);
+    ASSERT_OK((*delivery)->Commit(Delivered(**delivery)));
+  }
+  const std::string running = UniqueId("import");
+  ASSERT_OK(store_->StartImport(running, account_, /*link_existing=*/false));
+  ASSERT_OK(store_->AcceptImportBatch(
+      account_, running,
+      {{"c2", 1, Payload("c2", 1)}, {"c3", 1, Payload("c3", 1)}}));
+
+  ASSERT_OK(integrations_->MarkDisconnected(account_));
+
+  auto cancelled = store_->GetImport(account_, running);
+  ASSERT_OK(cancelled);
+  EXPECT_TRUE(cancelled->cancelled_at.has_value());
+  EXPECT_EQ(cancelled->dropped, 2);
+  EXPECT_EQ(cancelled->pending, 0);
+  auto finished = store_->GetImport(account_, done);
+  ASSERT_OK(finished);
+  EXPECT_FALSE(finished->cancelled_at.has_value());
+  EXPECT_EQ(finished->dropped, 0);
+  // The rest of the stream is not queued for a disconnected integration.
+  EXPECT_THAT(store_->AcceptImportBatch(account_, running,
+                                        {{"c4", 1, Payload("c4", 1)}}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::HasSubstr("disconnected")));
+  EXPECT_EQ(Pending("c4"), std::nullopt);
+  EXPECT_THAT(store_->AcceptImportBatch("no-such-account", running,
+                                        {{"c5", 1, Payload("c5", 1)}}),
+              StatusIs(absl::StatusCode::kNotFound,
+                       ::testing::HasSubstr("no-such-account")));
+}
+
+TEST_F(ContactStoreTest, LatestImportIsTheOneStartedLast) {
+  Connect(account_);
+  EXPECT_THAT(store_->LatestImport(account_), IsOkAndHolds(Eq(std::nullopt)));
+  const std::string first = UniqueId("import");
+  ASSERT_OK(store_->StartImport(first, account_, /*link_existing=*/false));
+  absl::SleepFor(absl::Milliseconds(5));
+  const std::string second = UniqueId("import");
+  ASSERT_OK(store_->StartImport(second, account_, /*link_existing=*/true));
+  ASSERT_OK(store_->AcceptImportBatch(account_, second,
+                                      {{"c1", 1, Payload("c1", 1)}}));
+
+  auto latest = store_->LatestImport(account_);
+
+  ASSERT_OK(latest);
+  ASSERT_TRUE(latest->has_value());
+  EXPECT_EQ((*latest)->import_id, second);
+  EXPECT_EQ((*latest)->accepted, 1);
+  EXPECT_TRUE((*latest)->link_existing);
+  EXPECT_THAT(store_->LatestImport("other-account"),
+              IsOkAndHolds(Eq(std::nullopt)));
 }
 
 TEST_F(ContactStoreTest, RealtimeChangeIsNotBackgroundWork) {
@@ -813,6 +880,7 @@ namespace {
 class ImportBatchTest : public ContactStoreTest {};
 
 TEST_F(ImportBatchTest, BatchAcceptsInOneGoAndKeepsVersionOrder) {
+  Connect(account_);
   ASSERT_THAT(Delete(4, "c9"), IsOkAndHolds(AcceptOutcome::kQueued));
   std::vector<ImportedContact> batch = {
       {"c2", 3, Payload("c2", 3)}, {"c1", 5, Payload("c1", 5)},
