@@ -500,10 +500,16 @@ grpc::Status PipedriveSyncService::ImportAll(
         return ToGrpcStatus(s);
       }
     } else if (message.account_id() != account_id) {
+      // Nothing more is read; what came before stays accepted.
+      if (grpc::Status s = flush(); !s.ok()) return s;
+      (void)engine_->FinishImport(import_id, rejected, /*interrupted=*/true);
       return grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
           absl::StrCat("account_id: message ", index,
-                       " names another account than the first message"));
+                       " names another account than the first message; "
+                       "import ",
+                       import_id, " stopped there (accepted so far: ", accepted,
+                       ")"));
     }
     absl::Status valid = message.has_contact()
                              ? ValidateContact(message.contact())
@@ -521,9 +527,10 @@ grpc::Status PipedriveSyncService::ImportAll(
     ++index;
   }
   if (context->IsCancelled()) {
-    // The stream broke: what arrived in full batches is kept and delivered,
+    // The stream broke: every contact that arrived is kept and delivered,
     // and the import says it was cut short.
     if (!account_id.empty()) {
+      if (grpc::Status s = flush(); !s.ok()) return s;
       (void)engine_->FinishImport(import_id, rejected, /*interrupted=*/true);
       spdlog::info("account {}: import {} interrupted after {} contacts",
                    account_id, import_id, accepted);

@@ -75,6 +75,19 @@ TEST_F(ServiceTest, ImportAllRejectsMixedAccounts) {
 
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("account_id: message 1"));
+  EXPECT_THAT(s.error_message(), HasSubstr("accepted so far: 1"));
+  // The contact before the wrong one is kept and synced; the import says
+  // it stopped early.
+  ASSERT_TRUE(Eventually([&] { return LivePersons(company_).size() == 1; }));
+  pqxx::connection conn(TestDatabaseUrl());
+  pqxx::work tx(conn);
+  const pqxx::row import = tx.exec_params1(
+      "SELECT accepted, interrupted, finished_at IS NOT NULL FROM imports"
+      " WHERE account_id = $1",
+      account_);
+  EXPECT_EQ(import[0].as<int64_t>(), 1);
+  EXPECT_TRUE(import[1].as<bool>());
+  EXPECT_TRUE(import[2].as<bool>());
 }
 
 TEST_F(ServiceTest, HealthServiceAnswersServing) {
