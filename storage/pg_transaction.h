@@ -1,13 +1,14 @@
 #ifndef WAVE_STORAGE_PG_TRANSACTION_H_
 #define WAVE_STORAGE_PG_TRANSACTION_H_
 
-#include <exception>
-#include <utility>
+#include "storage/pg_pool.h"
+#include "storage/pg_status.h"
 
 #include "absl/status/status.h"
 #include "pqxx/pqxx"
-#include "storage/pg_pool.h"
-#include "storage/pg_status.h"
+
+#include <exception>
+#include <utility>
 
 namespace wave::pipedrive {
 

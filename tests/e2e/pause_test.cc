@@ -2,9 +2,10 @@
 // and delivery resumes by itself; records the sales team deleted are
 // recreated once.
 
+#include "tests/e2e/e2e_fixture.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/e2e_fixture.h"
 
 namespace wave::pipedrive::testing {
 namespace {
