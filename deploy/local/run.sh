@@ -116,6 +116,7 @@ wait_for_port "${grpc_port}" "the server"
 
 addr="127.0.0.1:${grpc_port}"
 svc="wave.integrations.pipedrive.v1.PipedriveSync"
+imported='{"account_id":"acct-1","contact":{"contact_id":"c-2","version":"1","first_name":"Ken","last_name":"Adams","emails":[{"value":"ken@example.org","label":"work","primary":true}]}} {"account_id":"acct-1","contact":{"contact_id":"c-3","version":"1","first_name":"Lee","emails":[{"value":"lee@example.org","label":"home"}],"company":"Example Inc"}}'
 contact='{"account_id":"acct-1","contact":{"contact_id":"c-1","version":"1","first_name":"Jane","last_name":"Doe","emails":[{"value":"jane@example.com","label":"work","primary":true}],"phones":[{"value":"+1 415 555 0100","label":"mobile"}],"job_title":"VP Sales","company":"Example Inc","owner_email":"bob@acme.example"}}'
 cat <<EOF_HELP
 
@@ -149,7 +150,12 @@ cat <<EOF_HELP
   grpcurl -plaintext -d '{"account_id":"acct-1","contact_id":"c-1"}' ${addr} ${svc}/GetContactSync
   grpcurl -plaintext -d '{"account_id":"acct-1"}' ${addr} ${svc}/GetIntegration
 
-  # 5. Delete it, then disconnect (revokes access; Pipedrive records stay)
+  # 5. Import existing contacts (client streaming: one JSON message per
+  #    contact), then follow the import with the id it answered
+  grpcurl -plaintext -d '${imported}' ${addr} ${svc}/ImportAll
+  grpcurl -plaintext -d '{"account_id":"acct-1","import_id":"IMPORT_ID"}' ${addr} ${svc}/GetImport
+
+  # 6. Delete c-1, then disconnect (revokes access; Pipedrive records stay)
   grpcurl -plaintext -d '{"account_id":"acct-1","contact_id":"c-1","version":"2"}' ${addr} ${svc}/DeleteContact
   grpcurl -plaintext -d '{"account_id":"acct-1"}' ${addr} ${svc}/DisconnectIntegration
 EOF_HELP
