@@ -11,6 +11,11 @@
 // Pipedrive requests the import took and their rate against the burst
 // limit, the 429 answers, the tokens spent and the server's memory.
 //
+// With --stream_only every Pipedrive API request is answered 402 (the
+// company's subscription lapsed), so delivery waits and the run ends when
+// ImportAll answers: it measures taking in a large import (contacts per
+// second, the server's memory) without waiting for Pipedrive's pace.
+//
 // Run it against a throwaway PostgreSQL cluster, from the repository root:
 //   tests/with_postgres.sh build/bench/import_bench --contacts=500
 // or against any database it may create a schema in:
@@ -22,7 +27,8 @@
 // warnings go to this program's stderr. Its other settings are its
 // production defaults, unless DB_POOL_SIZE, LEASE_TTL_MS, SYNC_WAIT_MS,
 // RETRY_BASE_MS or RETRY_CAP_MS are set in this program's environment, which
-// are then passed on. Exit status: 0 when the import is DONE, 1 when it
+// are then passed on. Exit status: 0 when the import is DONE (with
+// --stream_only: accepted in full), 1 when it
 // failed, timed out or was interrupted (the figures so far are printed
 // first), 2 for bad flags.
 
@@ -84,6 +90,9 @@ ABSL_FLAG(bool, link_existing, false,
           "Whether the import links contacts to Persons already in Pipedrive "
           "(one person search per new contact; the search limit is 10 per "
           "2 s). The service's default for an auto-sync import is on.");
+ABSL_FLAG(bool, stream_only, false,
+          "Measure only the stream: Pipedrive answers every API request 402, "
+          "delivery waits, and the run ends when ImportAll answers.");
 ABSL_FLAG(int, timeout_s, 1800,
           "Give up when the import is not DONE this long after the stream "
           "started.");
@@ -130,6 +139,7 @@ struct BenchOptions {
   int latency_ms = 0;
   int64_t daily_budget = 0;
   bool link_existing = false;
+  bool stream_only = false;
   std::string database_url;
   absl::Duration timeout;
 };
@@ -146,6 +156,7 @@ absl::StatusOr<BenchOptions> OptionsFromFlags() {
   o.latency_ms = absl::GetFlag(FLAGS_latency_ms);
   o.daily_budget = absl::GetFlag(FLAGS_daily_budget);
   o.link_existing = absl::GetFlag(FLAGS_link_existing);
+  o.stream_only = absl::GetFlag(FLAGS_stream_only);
   o.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
   o.database_url = absl::GetFlag(FLAGS_database_url);
   if (o.database_url.empty()) o.database_url = Env("DATABASE_URL");
@@ -454,6 +465,7 @@ class ImportBench {
     if (absl::Status s = schema_.Create(); !s.ok()) return s;
     if (absl::Status s = StartServer(); !s.ok()) return s;
     if (absl::Status s = ConnectAccount(); !s.ok()) return s;
+    if (options_.stream_only) HoldDelivery();
     sandbox_->ClearRequests();
     const int64_t tokens_before = sandbox_->TokensSpent(company_);
 
@@ -608,7 +620,18 @@ class ImportBench {
     return absl::OkStatus();
   }
 
-  // Streams the contacts, then polls GetImport until DONE.
+  // Pipedrive answers 402 to every API request from now on: the account
+  // pauses and its import waits in the queue.
+  void HoldDelivery() {
+    sandbox::Fault lapsed;
+    lapsed.path_prefix = "/api/";
+    lapsed.status = 402;
+    lapsed.count = -1;
+    sandbox_->InjectFault(lapsed);
+  }
+
+  // Streams the contacts, then polls GetImport until DONE (with
+  // --stream_only, stops once the stream is accepted).
   absl::Status Import() {
     const absl::Time start = absl::Now();
     const absl::Time deadline = start + options_.timeout;
@@ -622,6 +645,12 @@ class ImportBench {
                  Seconds(figures_.stream_time), figures_.accepted,
                  figures_.rejected);
     std::fflush(stdout);
+    if (options_.stream_only) {
+      figures_.import_done = figures_.accepted == options_.contacts;
+      return figures_.import_done
+                 ? absl::OkStatus()
+                 : absl::InternalError("not every contact was accepted");
+    }
     return Poll(import_id, start, deadline);
   }
 
@@ -740,9 +769,10 @@ class ImportBench {
     const int n = options_.contacts;
     absl::PrintF(
         "\n== import benchmark: %d contacts, burst limit %d per 2 s, "
-        "latency %d ms per API request, linking existing persons %s\n",
+        "latency %d ms per API request, linking existing persons %s%s\n",
         n, options_.burst_limit, options_.latency_ms,
-        options_.link_existing ? "on" : "off");
+        options_.link_existing ? "on" : "off",
+        options_.stream_only ? "; stream only (delivery held)" : "");
     absl::PrintF("server settings: WORKER_POLL_MS=100%s%s\n",
                  passed_settings_.empty() ? "" : " ",
                  absl::StrJoin(passed_settings_, " "));
@@ -764,6 +794,19 @@ class ImportBench {
       absl::PrintF("  stream                did not complete (%s)\n",
                    Seconds(f.stream_time));
     }
+    if (!options_.stream_only) {
+      PrintDelivery();
+    }
+
+    absl::PrintF("\nServer\n");
+    absl::PrintF("  RSS after the stream  %s\n", Mib(f.rss_after_stream_kib));
+    absl::PrintF("  peak RSS (VmHWM)      %s\n", Mib(f.peak_rss_kib));
+    std::fflush(stdout);
+  }
+
+  // The import's outcome, pace and Pipedrive traffic.
+  void PrintDelivery() {
+    const Figures& f = figures_;
     int64_t settled = 0;
     if (f.last_import.has_value()) {
       const v1::Import& i = *f.last_import;
@@ -782,11 +825,6 @@ class ImportBench {
                  f.import_done ? "" : " (settled so far)");
 
     PrintRequests(settled);
-
-    absl::PrintF("\nServer\n");
-    absl::PrintF("  RSS after the stream  %s\n", Mib(f.rss_after_stream_kib));
-    absl::PrintF("  peak RSS (VmHWM)      %s\n", Mib(f.peak_rss_kib));
-    std::fflush(stdout);
   }
 
   void PrintRequests(int64_t settled) {
