@@ -120,13 +120,11 @@ void FillImport(const ImportRecord& p, const IntegrationRecord& i,
       response->set_state(v1::Import::RUNNING);
     }
   }
-  // The pace so far: contacts settled by delivery since the start.
-  const int64_t delivered = p.created + p.updated + p.linked + p.failed;
-  const absl::Duration elapsed = absl::Now() - p.started_at;
-  if (p.pending > 0 && delivered > 0 && elapsed > absl::ZeroDuration()) {
-    const absl::Duration per_contact = elapsed / delivered;
+  // At the current pace; a paused import has none until it resumes.
+  if (p.pending > 0 && p.settle_interval.has_value() &&
+      response->state() != v1::Import::PAUSED) {
     *response->mutable_estimated_completion_at() =
-        ToProto(absl::Now() + per_contact * p.pending);
+        ToProto(absl::Now() + *p.settle_interval * p.pending);
   }
 }
 

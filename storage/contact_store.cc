@@ -67,6 +67,22 @@ PendingChange ReadPending(const pqxx::row& row) {
   return p;
 }
 
+// Part of the UPDATE of an import when one of its contacts is settled:
+// the time between settlements, averaged over about the last ten (the
+// current pace). A gap of over a minute is a pause, not the pace, and is
+// left out. The clock is read now, not at the start of the transaction,
+// which began before the delivery's Pipedrive calls.
+constexpr char kTrackPace[] =
+    "settle_interval_s = CASE"
+    " WHEN last_settled_at IS NULL"
+    "  OR clock_timestamp() - last_settled_at > interval '1 minute'"
+    "  THEN settle_interval_s"
+    " WHEN settle_interval_s IS NULL"
+    "  THEN extract(epoch FROM clock_timestamp() - last_settled_at)"
+    " ELSE 0.9 * settle_interval_s"
+    "  + 0.1 * extract(epoch FROM clock_timestamp() - last_settled_at) END,"
+    " last_settled_at = clock_timestamp()";
+
 // Creates the contact's row if needed and locks it; returns it.
 ContactRecord LockContact(pqxx::work& tx, const std::string& account_id,
                           const std::string& contact_id, int64_t version) {
@@ -174,9 +190,10 @@ absl::Status ContactDelivery::Commit(const DeliveryResult& result) {
           const std::string column =
               kColumns[static_cast<int>(result.import_outcome)];
           if (!removed.empty()) {
-            tx_->exec_params(absl::StrCat("UPDATE imports SET ", column, " = ",
-                                          column, " + 1 WHERE import_id = $1"),
-                             *pending_->import_id);
+            tx_->exec_params(
+                absl::StrCat("UPDATE imports SET ", column, " = ", column,
+                             " + 1, ", kTrackPace, " WHERE import_id = $1"),
+                *pending_->import_id);
           } else {
             // Gone from the queue meanwhile. A newer change in its place is
             // counted when it is delivered. A disconnect that dropped it
@@ -555,7 +572,8 @@ std::optional<ImportRecord> ReadImport(
       " linked, link_existing,"
       " (extract(epoch FROM last_batch_at) * 1000000)::bigint,"
       " interrupted,"
-      " (extract(epoch FROM cancelled_at) * 1000000)::bigint, dropped"
+      " (extract(epoch FROM cancelled_at) * 1000000)::bigint, dropped,"
+      " settle_interval_s"
       " FROM imports i WHERE account_id = $1"
       " AND ($2::text IS NULL OR import_id = $2)"
       " ORDER BY started_at DESC, import_id DESC LIMIT 1",
@@ -584,6 +602,9 @@ std::optional<ImportRecord> ReadImport(
     r.cancelled_at = absl::FromUnixMicros(row[14].as<int64_t>());
   }
   r.dropped = row[15].as<int64_t>();
+  if (!row[16].is_null()) {
+    r.settle_interval = absl::Seconds(row[16].as<double>());
+  }
   return r;
 }
 

@@ -116,6 +116,9 @@ struct ImportRecord {
   // of its contacts were still queued and are not delivered.
   std::optional<absl::Time> cancelled_at;
   int64_t dropped = 0;
+  // The current pace: the time between settled contacts, averaged over
+  // about the last ten, pauses left out. Unset before two are settled.
+  std::optional<absl::Duration> settle_interval;
 };
 
 // What the caller decides after trying to deliver a pending change.

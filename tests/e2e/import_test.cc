@@ -335,6 +335,45 @@ TEST_F(ImportTest, ProgressShowsAnEstimateAndAppearsInTheIntegration) {
   EXPECT_EQ(integration.latest_import().created(), 150);
 }
 
+TEST_F(ImportTest, EstimateFollowsTheCurrentPaceNotTheAverage) {
+  ConnectAccount();
+  // A slow start: every Pipedrive call takes 3 s.
+  SlowPipedrive(3000);
+  constexpr int kContacts = 240;
+  const v1::ImportAllResponse import = Import(Numbered(0, kContacts));
+  ASSERT_TRUE(
+      Eventually([&] { return Progress(import.import_id()).created() >= 4; }));
+  // Then Pipedrive answers at once.
+  sandbox_->ClearFaults();
+  ASSERT_TRUE(Eventually(
+      [&] { return Progress(import.import_id()).created() >= 120; }));
+
+  const v1::Import progress = Progress(import.import_id());
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(progress.has_estimated_completion_at());
+  const absl::Duration estimated =
+      absl::FromUnixMicros(progress.estimated_completion_at().seconds() *
+                               1000000 +
+                           progress.estimated_completion_at().nanos() / 1000) -
+      now;
+  ASSERT_TRUE(Eventually(
+      [&] { return Progress(import.import_id()).state() == v1::Import::DONE; },
+      absl::Seconds(60)));
+  const absl::Duration actual = absl::Now() - now;
+
+  // The average since the start, slow part included, says far longer than
+  // it took: the case is one where the two differ.
+  const absl::Duration average =
+      (now - absl::FromUnixSeconds(progress.started_at().seconds())) /
+      progress.created() * progress.pending();
+  ASSERT_GT(average, actual * 1.6)
+      << "average " << average << ", took " << actual;
+  EXPECT_LT(estimated, actual * 1.6)
+      << "estimated " << estimated << ", took " << actual;
+  EXPECT_GT(estimated, actual * 0.4)
+      << "estimated " << estimated << ", took " << actual;
+}
+
 TEST_F(ImportTest, RealtimeChangeOfTheSameAccountGoesAheadOfItsImport) {
   ConnectAccount();
   SlowPipedrive(40);
@@ -470,15 +509,16 @@ TEST_F(ImportTest, ImportIntoADisconnectedIntegrationIsRefused) {
 class ImportBudgetTest : public ImportTest {
  protected:
   void SetUp() override {
-    // Enough for connecting and one contact (person 5 + lead 10 tokens).
-    daily_token_budget_ = 35;
+    // Enough for connecting and three contacts (person 5 + lead 10 tokens
+    // each).
+    daily_token_budget_ = 65;
     ImportTest::SetUp();
   }
 };
 
 TEST_F(ImportBudgetTest, SpentBudgetPausesTheImportVisiblyUntilTheReset) {
   ConnectAccount();
-  const std::vector<v1::Contact> contacts = Numbered(0, 3);
+  const std::vector<v1::Contact> contacts = Numbered(0, 6);
 
   const v1::ImportAllResponse import = Import(contacts);
 
@@ -489,14 +529,17 @@ TEST_F(ImportBudgetTest, SpentBudgetPausesTheImportVisiblyUntilTheReset) {
   }));
   const v1::Import paused = Progress(import.import_id());
   EXPECT_GE(paused.pending(), 1);
-  EXPECT_EQ(paused.created() + paused.pending(), 3);
-  // Pipedrive's midnight, as often as needed (the budget is one contact a
+  EXPECT_EQ(paused.created() + paused.pending(), 6);
+  // Contacts were settled at a pace, but none is while paused.
+  EXPECT_GE(paused.created(), 2);
+  EXPECT_FALSE(paused.has_estimated_completion_at());
+  // Pipedrive's midnight, as often as needed (the budget is three contacts a
   // day): the import goes on.
   ASSERT_TRUE(Eventually([&] {
     sandbox_->ResetTokenBudgets();
     return Progress(import.import_id()).state() == v1::Import::DONE;
   }));
-  EXPECT_EQ(Progress(import.import_id()).created(), 3);
+  EXPECT_EQ(Progress(import.import_id()).created(), 6);
 }
 
 // With one delivery thread, a second account's real-time change must not
