@@ -273,6 +273,13 @@ class EndToEndTest : public ::testing::Test {
     return stub_->GetIntegration(&context, request, out);
   }
 
+  grpc::Status Disconnect(v1::Integration* out) {
+    grpc::ClientContext context;
+    v1::DisconnectIntegrationRequest request;
+    request.set_account_id(account_);
+    return stub_->DisconnectIntegration(&context, request, out);
+  }
+
   // Live (not deleted) records in the sandbox company.
   std::vector<sandbox::PersonRecord> LivePersons(int64_t company) const {
     std::vector<sandbox::PersonRecord> live;

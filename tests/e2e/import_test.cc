@@ -398,12 +398,8 @@ TEST_F(ImportTest, DisconnectMidImportCancelsItAndCountsWhatWasDropped) {
   ASSERT_TRUE(
       Eventually([&] { return Progress(import.import_id()).created() >= 5; }));
 
-  grpc::ClientContext context;
-  v1::DisconnectIntegrationRequest request;
-  request.set_account_id(account_);
   v1::Integration disconnected;
-  ASSERT_TRUE(
-      stub_->DisconnectIntegration(&context, request, &disconnected).ok());
+  ASSERT_TRUE(Disconnect(&disconnected).ok());
 
   EXPECT_EQ(disconnected.latest_import().state(), v1::Import::CANCELLED);
   // Deliveries under way finish; then nothing more goes out.
@@ -454,12 +450,8 @@ TEST_F(ImportTest, ContactCutOffByADisconnectIsCompletedByTheNextImport) {
   const v1::ImportAllResponse import = Import(Numbered(0, 1));
   ASSERT_TRUE(Eventually([&] { return LivePersons(company_).size() == 1; }));
 
-  grpc::ClientContext context;
-  v1::DisconnectIntegrationRequest request;
-  request.set_account_id(account_);
   v1::Integration disconnected;
-  ASSERT_TRUE(
-      stub_->DisconnectIntegration(&context, request, &disconnected).ok());
+  ASSERT_TRUE(Disconnect(&disconnected).ok());
   ASSERT_TRUE(Eventually([&] {
     return !sandbox_->Requests().empty() &&
            sandbox_->Requests().back().path == "/api/v1/leads";
@@ -484,13 +476,8 @@ TEST_F(ImportTest, ContactCutOffByADisconnectIsCompletedByTheNextImport) {
 
 TEST_F(ImportTest, ImportIntoADisconnectedIntegrationIsRefused) {
   ConnectAccount();
-  grpc::ClientContext disconnect_context;
-  v1::DisconnectIntegrationRequest request;
-  request.set_account_id(account_);
   v1::Integration disconnected;
-  ASSERT_TRUE(
-      stub_->DisconnectIntegration(&disconnect_context, request, &disconnected)
-          .ok());
+  ASSERT_TRUE(Disconnect(&disconnected).ok());
 
   grpc::ClientContext context;
   v1::ImportAllResponse response;

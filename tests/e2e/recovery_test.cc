@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include <functional>
 #include <signal.h>
 #include <sys/wait.h>
 #include <thread>
@@ -62,6 +63,22 @@ class RecoveryTest : public EndToEndTest {
     }
     stub_ = v1::PipedriveSync::NewStub(channel);
     return pid;
+  }
+
+  // Runs `call` against a new server process and kills that process with
+  // SIGKILL 300 ms after `under_way` holds (the call's Pipedrive request is
+  // then held by the sandbox). Returns whether `under_way` held.
+  bool KillWhile(const std::function<void()>& call,
+                 const std::function<bool()>& under_way) {
+    const pid_t pid = SpawnAndConnect();
+    if (pid <= 0) return false;
+    std::thread caller(call);
+    const bool reached = Eventually(under_way);
+    absl::SleepFor(absl::Milliseconds(300));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    caller.join();
+    return reached;
   }
 
   // Whether a create or deletion of `kind` is in doubt for the account.
@@ -139,8 +156,6 @@ TEST_F(RecoveryTest, FailedCreateThatMadeNothingIsSimplyRetried) {
   EXPECT_EQ(sandbox_->CountRequests("POST", "/api/v2/persons"), 2);
 }
 
-// The server process is killed with SIGKILL while Pipedrive is creating the
-// Person; after a restart the Person is found, not created again.
 TEST_F(RecoveryTest, CreateRefusedOutrightIsRetriedWithoutASearch) {
   ConnectAccount();
   for (const char* path : {"/api/v2/persons", "/api/v1/leads"}) {
@@ -198,6 +213,8 @@ TEST_F(RecoveryTest, RecoveryDoesNotTakeAnotherContactsPersonOfTheSameName) {
   EXPECT_THAT(LivePersons(company_), SizeIs(2));
 }
 
+// The server process is killed with SIGKILL while Pipedrive is creating the
+// Person; after a restart the Person is found, not created again.
 TEST_F(RecoveryTest, ServerKilledDuringCreateDoesNotDuplicateAfterRestart) {
   ConnectAccount();
   app_.reset();  // the in-process server steps aside for a real process
@@ -209,51 +226,22 @@ TEST_F(RecoveryTest, ServerKilledDuringCreateDoesNotDuplicateAfterRestart) {
   slow.apply_then_fail = true;
   sandbox_->InjectFault(slow);
 
-  const std::string listen = absl::StrCat("127.0.0.1:", FreePort());
-  const pid_t pid = SpawnServer(listen);
-  ASSERT_GT(pid, 0);
-  auto channel =
-      grpc::CreateChannel(listen, grpc::InsecureChannelCredentials());
-  auto stub = v1::PipedriveSync::NewStub(channel);
-  ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() +
-                                        std::chrono::seconds(20)));
-  std::thread caller([&] {
-    grpc::ClientContext context;
-    v1::SyncContactRequest request;
-    request.set_account_id(account_);
-    *request.mutable_contact() = JaneDoe("c-1", 1);
-    v1::SyncContactResponse response;
-    stub->SyncContact(&context, request, &response);  // dies with the server
-  });
   // The intent is committed just before the request goes out; the sandbox
   // then holds the request for 1.5 s before creating the Person.
-  ASSERT_TRUE(Eventually([&] {
-    pqxx::connection conn(TestDatabaseUrl());
-    pqxx::work tx(conn);
-    return !tx.exec_params(
-                  "SELECT 1 FROM create_intents"
-                  " WHERE account_id = $1 AND kind = 'person'",
-                  account_)
-                .empty();
-  }));
-  absl::SleepFor(absl::Milliseconds(300));
-  ASSERT_THAT(LivePersons(company_), SizeIs(0));
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  caller.join();
+  ASSERT_TRUE(KillWhile(
+      [&] {
+        v1::SyncContactResponse ignored;
+        (void)Sync(JaneDoe("c-1", 1), &ignored);  // dies with the server
+      },
+      [&] {
+        return IntentRecorded("person") && LivePersons(company_).empty();
+      }));
   // Pipedrive finishes the create the dead process asked for.
   ASSERT_TRUE(Eventually([&] { return LivePersons(company_).size() == 1; }));
 
   StartServer();
   // The change waits for its grace period; let it be due now.
-  {
-    pqxx::connection conn(TestDatabaseUrl());
-    pqxx::work tx(conn);
-    tx.exec_params(
-        "UPDATE sync_queue SET next_attempt_at = now() WHERE account_id = $1",
-        account_);
-    tx.commit();
-  }
+  QueueDue("now()");
 
   ASSERT_TRUE(Eventually([&] { return Synced("c-1"); }));
   EXPECT_THAT(LivePersons(company_), SizeIs(1));
@@ -274,21 +262,15 @@ TEST_F(RecoveryTest, SyncAfterAnInterruptedDeleteRestoresTheLeadOnce) {
 
   // The deletion removes the Lead, then dies while the Person is deleted.
   HoldRequests("DELETE", "/api/v2/persons", /*apply=*/false);
-  pid_t pid = SpawnAndConnect();
-  ASSERT_GT(pid, 0);
-  std::thread deleter([&] {
-    v1::DeleteContactResponse ignored;
-    (void)Delete("c-1", 2, &ignored);  // dies with the server
-  });
   // The Person's deletion goes out right after the Lead's.
-  const bool deleting = Eventually([&] {
-    return IntentRecorded("deletion") && LiveLeads(company_).empty();
-  });
-  absl::SleepFor(absl::Milliseconds(300));
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  deleter.join();
-  ASSERT_TRUE(deleting);
+  ASSERT_TRUE(KillWhile(
+      [&] {
+        v1::DeleteContactResponse ignored;
+        (void)Delete("c-1", 2, &ignored);  // dies with the server
+      },
+      [&] {
+        return IntentRecorded("deletion") && LiveLeads(company_).empty();
+      }));
   sandbox_->ClearFaults();
   ASSERT_THAT(LivePersons(company_), SizeIs(1));
   // The deletion's retry comes later than the contact's next change.
@@ -297,18 +279,13 @@ TEST_F(RecoveryTest, SyncAfterAnInterruptedDeleteRestoresTheLeadOnce) {
   // Wave syncs the contact again, unchanged; the process dies while
   // Pipedrive creates the new Lead, before its id is stored.
   HoldRequests("POST", "/api/v1/leads", /*apply=*/true);
-  pid = SpawnAndConnect();
-  ASSERT_GT(pid, 0);
-  std::thread syncer([&] {
-    v1::SyncContactResponse ignored;
-    (void)Sync(JaneDoe("c-1", 3), &ignored);  // dies with the server
-  });
-  const bool creating = Eventually([&] { return IntentRecorded("lead"); });
-  absl::SleepFor(absl::Milliseconds(300));
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  syncer.join();
-  ASSERT_TRUE(creating) << "the missing Lead was not made again";
+  ASSERT_TRUE(KillWhile(
+      [&] {
+        v1::SyncContactResponse ignored;
+        (void)Sync(JaneDoe("c-1", 3), &ignored);  // dies with the server
+      },
+      [&] { return IntentRecorded("lead"); }))
+      << "the missing Lead was not made again";
   // Pipedrive finishes the create the dead process asked for.
   ASSERT_TRUE(Eventually([&] { return LiveLeads(company_).size() == 1; }));
   sandbox_->ClearFaults();
@@ -337,18 +314,12 @@ TEST_F(RecoveryTest, FoundPersonRenamedBeforeItsIdWasStoredIsFoundAgain) {
 
   // The process dies while Pipedrive creates the Person.
   HoldRequests("POST", "/api/v2/persons", /*apply=*/true);
-  pid_t pid = SpawnAndConnect();
-  ASSERT_GT(pid, 0);
-  std::thread first([&] {
-    v1::SyncContactResponse ignored;
-    (void)Sync(JaneDoe("c-1", 1), &ignored);  // dies with the server
-  });
-  const bool creating = Eventually([&] { return IntentRecorded("person"); });
-  absl::SleepFor(absl::Milliseconds(300));
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  first.join();
-  ASSERT_TRUE(creating);
+  ASSERT_TRUE(KillWhile(
+      [&] {
+        v1::SyncContactResponse ignored;
+        (void)Sync(JaneDoe("c-1", 1), &ignored);  // dies with the server
+      },
+      [&] { return IntentRecorded("person"); }));
   ASSERT_TRUE(Eventually([&] { return LivePersons(company_).size() == 1; }));
   sandbox_->ClearFaults();
   // The lost create's retry comes later than the contact's next change.
@@ -357,27 +328,19 @@ TEST_F(RecoveryTest, FoundPersonRenamedBeforeItsIdWasStoredIsFoundAgain) {
   // The next change renames her. It finds the lost Person, and dies while
   // Pipedrive renames it.
   HoldRequests("PATCH", "/api/v2/persons", /*apply=*/true);
-  pid = SpawnAndConnect();
-  ASSERT_GT(pid, 0);
   v1::Contact renamed = JaneDoe("c-1", 2);
   renamed.set_first_name("Janet");
   sandbox_->ClearRequests();
-  std::thread second([&] {
-    v1::SyncContactResponse ignored;
-    (void)Sync(renamed, &ignored);  // dies with the server
-  });
   // The rename goes out right after the search that found the Person.
-  const bool found = Eventually([&] {
-    for (const auto& r : sandbox_->Requests()) {
-      if (r.path == "/api/v2/persons/search" && r.status == 200) return true;
-    }
-    return false;
-  });
-  absl::SleepFor(absl::Milliseconds(300));
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  second.join();
-  ASSERT_TRUE(found) << "the lost Person was not searched for";
+  ASSERT_TRUE(KillWhile(
+      [&] {
+        v1::SyncContactResponse ignored;
+        (void)Sync(renamed, &ignored);  // dies with the server
+      },
+      [&] {
+        return sandbox_->CountRequests("GET", "/api/v2/persons/search") > 0;
+      }))
+      << "the lost Person was not searched for";
   // Pipedrive finishes the rename the dead process asked for.
   ASSERT_TRUE(Eventually([&] {
     const auto persons = LivePersons(company_);

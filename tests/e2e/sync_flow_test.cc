@@ -245,12 +245,8 @@ TEST_F(SyncFlowTest, DisconnectRevokesTokensAndLeavesRecords) {
   const std::string refresh_token = StoredRefreshToken();
   ASSERT_FALSE(refresh_token.empty());
 
-  grpc::ClientContext context;
-  v1::DisconnectIntegrationRequest request;
-  request.set_account_id(account_);
   v1::Integration integration;
-  grpc::Status s =
-      stub_->DisconnectIntegration(&context, request, &integration);
+  grpc::Status s = Disconnect(&integration);
 
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(integration.state(), v1::Integration::DISCONNECTED);
