@@ -526,6 +526,7 @@ absl::StatusOr<HttpResponse> CurlPipedriveClient::CallApi(
   request.method = call.method;
   request.url = absl::StrCat(*base, call.path);
   request.background = creds.background;
+  request.rate_key = creds.rate_key;
   request.headers = {{"Authorization", "Bearer " + creds.access_token},
                      {"Accept", kJsonContentType}};
   if (!call.body.empty()) {

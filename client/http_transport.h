@@ -19,6 +19,10 @@ struct HttpRequest {
   // Background work (an import) as opposed to a change a caller waits for;
   // pacing keeps some of the rate limit free for the latter.
   bool background = false;
+  // Whose burst window a request with a Bearer token counts against.
+  // Pipedrive's is per user, so a token refreshed mid-import goes on in
+  // the same window. Empty: the token's own.
+  std::string rate_key;
 };
 
 // One HTTP response, whatever its status code.

@@ -30,6 +30,9 @@ struct Credentials {
   // Calls made for background work (an import): they leave part of the
   // burst window to changes a caller waits for.
   bool background = false;
+  // The user the token acts for (see HttpRequest::rate_key); empty while
+  // that is not known yet, as during the connect.
+  std::string rate_key;
 };
 
 // The user who authorised the app, with their company.

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -106,7 +107,10 @@ absl::StatusOr<HttpResponse> RateLimitedTransport::Send(
   if (!token.has_value()) return inner_->Send(request);
 
   const bool search = IsSearchPath(request.url);
-  TokenState* state = Pin(absl::Hash<std::string>{}(*token));
+  TokenState* state = Pin(
+      request.rate_key.empty()
+          ? absl::Hash<std::string>{}(*token)
+          : absl::Hash<std::string>{}(absl::StrCat("user:", request.rate_key)));
   if (absl::Status slot = TakeSlot(*state, search, request.background);
       !slot.ok()) {
     Finish(*state, search, slot);

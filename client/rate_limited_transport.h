@@ -56,8 +56,10 @@ struct RateLimitedTransportOptions {
 // bursts of deliveries stay inside Pipedrive's rolling rate-limit window
 // instead of collecting 429s.
 //
-// Requests carrying "Authorization: Bearer <token>" are paced per token; the
-// token is known only by a hash and is never kept or logged. Each token has a
+// Requests carrying "Authorization: Bearer <token>" are paced per token, or
+// per HttpRequest::rate_key when it is set (the user the token acts for, so
+// that a refreshed token shares its predecessor's window); the token and
+// the key are known only by a hash and never kept or logged. Each has a
 // general window, whose limit starts at `default_limit` and follows
 // x-ratelimit-limit once an answer carries it, and a search window; a search
 // request needs a slot in both. Answers to search requests update the search

@@ -1,6 +1,7 @@
 #include "server/token_manager.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
 #include <utility>
@@ -9,7 +10,10 @@ namespace wave::pipedrive {
 namespace {
 
 Credentials CredentialsOf(const IntegrationRecord& r) {
-  return Credentials{r.access_token, r.api_domain};
+  Credentials c{r.access_token, r.api_domain};
+  // Pipedrive paces per user: the window outlives a token refresh.
+  c.rate_key = absl::StrCat(r.company_id, ":", r.pipedrive_user_id);
+  return c;
 }
 
 absl::Status NotUsable(const IntegrationRecord& r) {

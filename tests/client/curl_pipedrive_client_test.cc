@@ -475,6 +475,15 @@ TEST_F(CurlPipedriveClientTest, BackgroundCredentialsMarkTheRequest) {
   EXPECT_FALSE(sent_.background);
 }
 
+TEST_F(CurlPipedriveClientTest, CredentialsNameTheUserWhoseWindowIsUsed) {
+  ExpectSend(Response(200, kPersonResponse));
+  Credentials creds = Creds();
+  creds.rate_key = "7000001:10001";
+
+  ASSERT_OK(client_.GetPerson(creds, 987));
+  EXPECT_EQ(sent_.rate_key, "7000001:10001");
+}
+
 TEST_F(CurlPipedriveClientTest, UpdatePersonCanClearAList) {
   ExpectSend(Response(200, kPersonResponse));
   PersonWrite write;

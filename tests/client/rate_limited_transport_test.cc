@@ -413,6 +413,32 @@ TEST(RateLimitedTransport, DifferentTokensDoNotBlockEachOther) {
   EXPECT_EQ(transport.TokenStats(kTokenB)->requests_sent, 3);
 }
 
+TEST(RateLimitedTransport, RefreshedTokenOfTheSameUserSharesItsWindow) {
+  FakeClock clock;
+  auto inner = std::make_shared<StrictMock<MockHttpTransport>>();
+  EXPECT_CALL(*inner, Send(_)).Times(4).WillRepeatedly(Return(Answer(200)));
+  RateLimitedTransportOptions options = OptionsWith(clock);
+  options.default_limit = 2;
+  options.safety_margin = 0;
+  RateLimitedTransport transport(inner, options);
+  auto as_user = [](const char* token, const char* user) {
+    HttpRequest request = Bearer(token);
+    request.rate_key = user;
+    return request;
+  };
+
+  // Two requests fill the user's window; the token is refreshed.
+  ASSERT_OK(transport.Send(as_user(kTokenA, "7000001:10001")));
+  ASSERT_OK(transport.Send(as_user(kTokenA, "7000001:10001")));
+  // The new token goes on in the same window: it waits for it to roll.
+  ASSERT_OK(transport.Send(as_user(kTokenB, "7000001:10001")));
+  EXPECT_THAT(clock.sleeps(), ElementsAre(absl::Seconds(2)));
+  // Another user of the company has a window of their own.
+  ASSERT_OK(transport.Send(as_user(kTokenA, "7000001:10002")));
+  EXPECT_THAT(clock.sleeps(), ElementsAre(absl::Seconds(2)));
+  EXPECT_EQ(transport.TrackedTokens(), 2U);
+}
+
 TEST(RateLimitedTransport, RequestsWithoutBearerTokenAreNotPaced) {
   FakeClock clock;
   auto inner = std::make_shared<StrictMock<MockHttpTransport>>();

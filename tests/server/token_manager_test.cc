@@ -85,6 +85,8 @@ TEST_F(TokenManagerTest, ValidTokenIsUsedWithoutRefresh) {
 
   ASSERT_OK(creds);
   EXPECT_EQ(creds->access_token, "old-access");
+  // Paced as the company's user the token acts for.
+  EXPECT_EQ(creds->rate_key, "1:2");
 }
 
 TEST_F(TokenManagerTest, TokenNearExpiryIsRefreshedAhead) {
@@ -99,6 +101,8 @@ TEST_F(TokenManagerTest, TokenNearExpiryIsRefreshedAhead) {
   ASSERT_OK(creds);
   EXPECT_EQ(creds->access_token, "new-access");
   EXPECT_EQ(creds->api_domain, "https://moved.pipedrive.example");
+  // The refreshed token goes on in the same user's window.
+  EXPECT_EQ(creds->rate_key, "1:2");
   auto stored = store_->Get(account_);
   ASSERT_OK(stored);
   EXPECT_EQ(stored->access_token, "new-access");
