@@ -93,6 +93,7 @@ void FillImport(const ImportRecord& p, const IntegrationRecord& i,
                       absl::Now() - p.last_batch_at > kSilentStream;
   response->set_interrupted(p.interrupted || silent);
   response->set_dropped(p.dropped);
+  response->set_superseded(p.superseded);
   if (p.cancelled_at.has_value()) {
     *response->mutable_cancelled_at() = ToProto(*p.cancelled_at);
     if (p.finished_at.has_value()) {

@@ -120,7 +120,12 @@ void Enqueue(pqxx::work& tx, const std::string& account_id,
       " next_attempt_at = EXCLUDED.next_attempt_at, last_error = ''"
       " WHERE sync_queue.version < EXCLUDED.version"
       " OR (sync_queue.version = EXCLUDED.version"
-      "     AND EXCLUDED.kind = 'delete')",
+      "     AND EXCLUDED.kind = 'delete')"
+      // A later import of the same version takes the contact over, so
+      // that the import that streamed it last settles and counts it.
+      " OR (sync_queue.version = EXCLUDED.version"
+      "     AND EXCLUDED.import_id IS NOT NULL"
+      "     AND sync_queue.import_id IS DISTINCT FROM EXCLUDED.import_id)",
       account_id, contact_id, version, kind, payload, source, import_id,
       absl::ToDoubleSeconds(worker_delay));
 }
@@ -303,11 +308,26 @@ AcceptOutcome AcceptUpsertIn(pqxx::work& tx, const std::string& account_id,
       "UPDATE contacts SET latest_version = $3, updated_at = now()"
       " WHERE account_id = $1 AND contact_id = $2",
       account_id, contact_id, version);
+  // The import the contact is queued for, if any (the contact's lock keeps
+  // the row as it is until this transaction ends).
+  pqxx::result before = tx.exec_params(
+      "SELECT import_id FROM sync_queue WHERE account_id = $1"
+      " AND contact_id = $2 AND import_id IS NOT NULL",
+      account_id, contact_id);
   Enqueue(
       tx, account_id, contact_id, version, "upsert", payload,
       from_import ? "import" : "realtime",
       import_id.empty() ? std::nullopt : std::optional<std::string>(import_id),
       worker_delay);
+  if (!before.empty() && !import_id.empty()) {
+    // Taken over by this import: the earlier one no longer waits for it.
+    tx.exec_params(
+        "UPDATE imports SET superseded = superseded + 1"
+        " WHERE import_id = $1 AND import_id <> $2 AND EXISTS"
+        " (SELECT 1 FROM sync_queue WHERE account_id = $3"
+        "  AND contact_id = $4 AND import_id = $2)",
+        before[0][0].as<std::string>(), import_id, account_id, contact_id);
+  }
   return AcceptOutcome::kQueued;
 }
 
@@ -573,7 +593,7 @@ std::optional<ImportRecord> ReadImport(
       " (extract(epoch FROM last_batch_at) * 1000000)::bigint,"
       " interrupted,"
       " (extract(epoch FROM cancelled_at) * 1000000)::bigint, dropped,"
-      " settle_interval_s"
+      " settle_interval_s, superseded"
       " FROM imports i WHERE account_id = $1"
       " AND ($2::text IS NULL OR import_id = $2)"
       " ORDER BY started_at DESC, import_id DESC LIMIT 1",
@@ -605,6 +625,7 @@ std::optional<ImportRecord> ReadImport(
   if (!row[16].is_null()) {
     r.settle_interval = absl::Seconds(row[16].as<double>());
   }
+  r.superseded = row[17].as<int64_t>();
   return r;
 }
 

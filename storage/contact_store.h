@@ -119,6 +119,9 @@ struct ImportRecord {
   // The current pace: the time between settled contacts, averaged over
   // about the last ten, pauses left out. Unset before two are settled.
   std::optional<absl::Duration> settle_interval;
+  // Contacts a later import of the account streamed again while they were
+  // still queued here: that import settles and counts them.
+  int64_t superseded = 0;
 };
 
 // What the caller decides after trying to deliver a pending change.

@@ -374,6 +374,32 @@ TEST_F(ImportTest, EstimateFollowsTheCurrentPaceNotTheAverage) {
       << "estimated " << estimated << ", took " << actual;
 }
 
+TEST_F(ImportTest, ASecondImportTakesOverAndEachContactIsCountedOnce) {
+  ConnectAccount();
+  SlowPipedrive(40);
+  constexpr int kContacts = 100;
+  const v1::ImportAllResponse first = Import(Numbered(0, kContacts));
+  ASSERT_TRUE(
+      Eventually([&] { return Progress(first.import_id()).created() >= 5; }));
+  // The same contacts again while most of the first import waits.
+  const v1::ImportAllResponse second = Import(Numbered(0, kContacts));
+
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return Progress(first.import_id()).state() == v1::Import::DONE &&
+               Progress(second.import_id()).state() == v1::Import::DONE;
+      },
+      absl::Seconds(60)));
+  const v1::Import a = Progress(first.import_id());
+  const v1::Import b = Progress(second.import_id());
+  EXPECT_GT(a.superseded(), 0);
+  EXPECT_EQ(a.created() + a.superseded(), kContacts);
+  EXPECT_EQ(b.created(), a.superseded());
+  EXPECT_EQ(b.created() + b.unchanged(), kContacts);
+  EXPECT_THAT(LivePersons(company_), SizeIs(kContacts));
+  EXPECT_THAT(LiveLeads(company_), SizeIs(kContacts));
+}
+
 TEST_F(ImportTest, RealtimeChangeOfTheSameAccountGoesAheadOfItsImport) {
   ConnectAccount();
   SlowPipedrive(40);

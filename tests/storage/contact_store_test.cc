@@ -835,6 +835,52 @@ TEST_F(ContactStoreTest, LatestImportIsTheOneStartedLast) {
               IsOkAndHolds(Eq(std::nullopt)));
 }
 
+TEST_F(ContactStoreTest, ALaterImportTakesOverWhatIsStillQueued) {
+  Connect(account_);
+  const std::string first = UniqueId("import");
+  ASSERT_OK(store_->StartImport(first, account_, /*link_existing=*/false));
+  ASSERT_OK(store_->AcceptImportBatch(
+      account_, first,
+      {{"c1", 1, Payload("c1", 1)}, {"c2", 1, Payload("c2", 1)}}));
+  // A real-time change of c3 waits too.
+  ASSERT_THAT(Upsert(1, kLater, "c3"), IsOkAndHolds(AcceptOutcome::kQueued));
+
+  // The same contacts streamed again, one of them newer, and c3.
+  const std::string second = UniqueId("import");
+  ASSERT_OK(store_->StartImport(second, account_, /*link_existing=*/false));
+  ASSERT_OK(store_->AcceptImportBatch(account_, second,
+                                      {{"c1", 1, Payload("c1", 1)},
+                                       {"c2", 2, Payload("c2", 2)},
+                                       {"c3", 1, Payload("c3", 1)}}));
+
+  auto earlier = store_->GetImport(account_, first);
+  ASSERT_OK(earlier);
+  EXPECT_EQ(earlier->pending, 0);
+  EXPECT_EQ(earlier->superseded, 2);
+  auto later = store_->GetImport(account_, second);
+  ASSERT_OK(later);
+  EXPECT_EQ(later->accepted, 3);
+  EXPECT_EQ(later->pending, 3);
+  EXPECT_EQ(later->unchanged, 0);
+
+  // Delivered, each counts for the later import.
+  for (const char* contact : {"c1", "c2", "c3"}) {
+    auto delivery = store_->BeginDelivery(account_, contact, false);
+    ASSERT_OK(delivery);
+    ASSERT_NE(*delivery, nullptr);
+    DeliveryResult result = Delivered(**delivery);
+    result.import_outcome = ImportOutcome::kCreated;
+    ASSERT_OK((*delivery)->Commit(result));
+  }
+  later = store_->GetImport(account_, second);
+  ASSERT_OK(later);
+  EXPECT_EQ(later->created, 3);
+  EXPECT_EQ(later->pending, 0);
+  earlier = store_->GetImport(account_, first);
+  ASSERT_OK(earlier);
+  EXPECT_EQ(earlier->created, 0);
+}
+
 TEST_F(ContactStoreTest, RealtimeChangeIsNotBackgroundWork) {
   ASSERT_THAT(Upsert(1), IsOkAndHolds(AcceptOutcome::kQueued));
 
