@@ -53,6 +53,9 @@ void FillIntegration(const IntegrationView& view, v1::Integration* out) {
   out->set_account_id(r.account_id);
   out->set_state(ToProto(r.state));
   out->set_paused_reason(r.paused_reason);
+  if (r.state == IntegrationState::kPaused && r.paused_until.has_value()) {
+    *out->mutable_paused_until() = ToProto(*r.paused_until);
+  }
   out->set_pipedrive_company_id(r.company_id);
   out->set_pipedrive_company_name(r.company_name);
   out->set_pipedrive_company_domain(r.company_domain);
@@ -117,6 +120,9 @@ void FillImport(const ImportRecord& p, const IntegrationRecord& i,
               ? i.paused_reason
               : absl::StrCat("the integration is ",
                              IntegrationStateName(i.state)));
+      if (i.state == IntegrationState::kPaused && i.paused_until.has_value()) {
+        *response->mutable_paused_until() = ToProto(*i.paused_until);
+      }
     } else {
       response->set_state(v1::Import::RUNNING);
     }

@@ -543,9 +543,11 @@ TEST_F(ImportBudgetTest, SpentBudgetPausesTheImportVisiblyUntilTheReset) {
   const v1::Import paused = Progress(import.import_id());
   EXPECT_GE(paused.pending(), 1);
   EXPECT_EQ(paused.created() + paused.pending(), 6);
-  // Contacts were settled at a pace, but none is while paused.
+  // Contacts were settled at a pace, but none is while paused; it says
+  // when delivery tries again.
   EXPECT_GE(paused.created(), 2);
   EXPECT_FALSE(paused.has_estimated_completion_at());
+  EXPECT_TRUE(paused.has_paused_until());
   // Pipedrive's midnight, as often as needed (the budget is three contacts a
   // day): the import goes on.
   ASSERT_TRUE(Eventually([&] {

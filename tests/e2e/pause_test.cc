@@ -83,10 +83,18 @@ TEST_F(BudgetTest, SpentDailyBudgetPausesUntilReset) {
   std::string reason;
   EXPECT_EQ(IntegrationState(&reason), v1::Integration::PAUSED);
   EXPECT_THAT(reason, HasSubstr("daily Pipedrive API budget"));
+  v1::Integration paused;
+  ASSERT_TRUE(GetIntegration(&paused).ok());
+  ASSERT_TRUE(paused.has_paused_until());
+  EXPECT_GT(absl::FromUnixSeconds(paused.paused_until().seconds()),
+            absl::Now() - absl::Seconds(1));
   // Pipedrive's midnight: the budget is back and delivery resumes.
   sandbox_->ResetTokenBudgets();
   ASSERT_TRUE(Eventually([&] { return Synced("c-2"); }));
-  EXPECT_EQ(IntegrationState(), v1::Integration::CONNECTED);
+  v1::Integration resumed;
+  ASSERT_TRUE(GetIntegration(&resumed).ok());
+  EXPECT_EQ(resumed.state(), v1::Integration::CONNECTED);
+  EXPECT_FALSE(resumed.has_paused_until());
   EXPECT_THAT(LiveLeads(company_), SizeIs(2));
 }
 
