@@ -97,35 +97,30 @@ void FillImport(const ImportRecord& p, const IntegrationRecord& i,
   response->set_interrupted(p.interrupted || silent);
   response->set_dropped(p.dropped);
   response->set_superseded(p.superseded);
+  if (p.finished_at.has_value()) {
+    *response->mutable_received_at() = ToProto(*p.finished_at);
+  }
   if (p.cancelled_at.has_value()) {
     *response->mutable_cancelled_at() = ToProto(*p.cancelled_at);
-    if (p.finished_at.has_value()) {
-      *response->mutable_received_at() = ToProto(*p.finished_at);
-    }
     response->set_state(v1::Import::CANCELLED);
     return;
   }
   if (!p.finished_at.has_value() && !silent) {
     response->set_state(v1::Import::RECEIVING);
+  } else if (p.pending == 0) {
+    response->set_state(v1::Import::DONE);
+  } else if (i.state != IntegrationState::kConnected) {
+    response->set_state(v1::Import::PAUSED);
+    response->set_paused_reason(
+        i.state == IntegrationState::kPaused
+            ? i.paused_reason
+            : absl::StrCat("the integration is ",
+                           IntegrationStateName(i.state)));
+    if (i.state == IntegrationState::kPaused && i.paused_until.has_value()) {
+      *response->mutable_paused_until() = ToProto(*i.paused_until);
+    }
   } else {
-    if (p.finished_at.has_value()) {
-      *response->mutable_received_at() = ToProto(*p.finished_at);
-    }
-    if (p.pending == 0) {
-      response->set_state(v1::Import::DONE);
-    } else if (i.state != IntegrationState::kConnected) {
-      response->set_state(v1::Import::PAUSED);
-      response->set_paused_reason(
-          i.state == IntegrationState::kPaused
-              ? i.paused_reason
-              : absl::StrCat("the integration is ",
-                             IntegrationStateName(i.state)));
-      if (i.state == IntegrationState::kPaused && i.paused_until.has_value()) {
-        *response->mutable_paused_until() = ToProto(*i.paused_until);
-      }
-    } else {
-      response->set_state(v1::Import::RUNNING);
-    }
+    response->set_state(v1::Import::RUNNING);
   }
   // At the current pace; a paused import has none until it resumes.
   if (p.pending > 0 && p.settle_interval.has_value() &&

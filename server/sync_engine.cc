@@ -584,10 +584,22 @@ absl::Status SyncEngine::SyncPerson(const std::string& account,
     record.person_id.reset();
     record.written_person.reset();
     // An earlier attempt may have created it again and lost the answer.
-    auto recreated = RecoverPerson(account, creds, delivery, writes);
-    if (!recreated.ok()) return recreated.status();
-    if (recreated->has_value() && **recreated != gone) {
-      const int64_t id = **recreated;
+    auto found = RecoverPerson(account, creds, delivery, writes);
+    if (!found.ok()) return found.status();
+    if (!found->has_value() || **found == gone) {
+      found = FindPerson(account, creds, desired.name.value_or(""),
+                         PrimaryValue(desired.emails),
+                         PrimaryValue(desired.phones), writes);
+      if (!found.ok()) return found.status();
+      if (found->has_value() && **found != gone) {
+        spdlog::info(
+            "account {} contact {}: person merged in Pipedrive; "
+            "following it",
+            account, record.contact_id);
+      }
+    }
+    if (found->has_value() && **found != gone) {
+      const int64_t id = **found;
       if (absl::Status s =
               RememberPersonWrite(account, record.contact_id, desired);
           !s.ok()) {
@@ -599,26 +611,6 @@ absl::Status SyncEngine::SyncPerson(const std::string& account,
           });
       ++writes;
       if (!rewritten.ok()) return rewritten.status();
-      record.person_id = id;
-      record.written_person = PersonToJson(desired).dump();
-      return absl::OkStatus();
-    }
-    auto other = FindPerson(account, creds, desired.name.value_or(""),
-                            PrimaryValue(desired.emails),
-                            PrimaryValue(desired.phones), writes);
-    if (!other.ok()) return other.status();
-    if (other->has_value() && **other != gone) {
-      spdlog::info(
-          "account {} contact {}: person merged in Pipedrive; "
-          "following it",
-          account, record.contact_id);
-      const int64_t id = **other;
-      auto linked = tokens_->WithRetryOnUnauthenticated<Person>(
-          account, creds, [&](const Credentials& c) {
-            return pipedrive_->UpdatePerson(c, id, desired);
-          });
-      ++writes;
-      if (!linked.ok()) return linked.status();
       record.person_id = id;
       record.written_person = PersonToJson(desired).dump();
       return absl::OkStatus();

@@ -95,16 +95,20 @@ ContactRecord LockContact(pqxx::work& tx, const std::string& account_id,
 }
 
 // Queues a change unless a newer one is already queued for the contact.
+// An import that takes over a contact another import still had queued
+// counts it as superseded there.
 void Enqueue(pqxx::work& tx, const std::string& account_id,
              const std::string& contact_id, int64_t version,
              const std::string& kind, const std::optional<std::string>& payload,
              const std::string& source,
              const std::optional<std::string>& import_id,
              absl::Duration worker_delay) {
-  tx.exec_params(
-      "INSERT INTO sync_queue (account_id, contact_id, version, kind,"
-      " payload, source, import_id,"
-      " next_attempt_at)"
+  const pqxx::result queued = tx.exec_params(
+      // `prior` sees the queue as it was before the insert.
+      "WITH prior AS (SELECT import_id FROM sync_queue"
+      "  WHERE account_id = $1 AND contact_id = $2)"
+      " INSERT INTO sync_queue (account_id, contact_id, version,"
+      " kind, payload, source, import_id, next_attempt_at)"
       " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7,"
       " now() + make_interval(secs => $8))"
       " ON CONFLICT (account_id, contact_id) DO UPDATE SET"
@@ -125,9 +129,17 @@ void Enqueue(pqxx::work& tx, const std::string& account_id,
       // that the import that streamed it last settles and counts it.
       " OR (sync_queue.version = EXCLUDED.version"
       "     AND EXCLUDED.import_id IS NOT NULL"
-      "     AND sync_queue.import_id IS DISTINCT FROM EXCLUDED.import_id)",
+      "     AND sync_queue.import_id IS DISTINCT FROM EXCLUDED.import_id)"
+      " RETURNING import_id, (SELECT import_id FROM prior)",
       account_id, contact_id, version, kind, payload, source, import_id,
       absl::ToDoubleSeconds(worker_delay));
+  // Rare: only when one import takes over from another.
+  if (!queued.empty() && !queued[0][1].is_null() &&
+      queued[0][0].as<std::string>("") != queued[0][1].as<std::string>()) {
+    tx.exec_params(
+        "UPDATE imports SET superseded = superseded + 1 WHERE import_id = $1",
+        queued[0][1].as<std::string>());
+  }
 }
 
 }  // namespace
@@ -308,26 +320,11 @@ AcceptOutcome AcceptUpsertIn(pqxx::work& tx, const std::string& account_id,
       "UPDATE contacts SET latest_version = $3, updated_at = now()"
       " WHERE account_id = $1 AND contact_id = $2",
       account_id, contact_id, version);
-  // The import the contact is queued for, if any (the contact's lock keeps
-  // the row as it is until this transaction ends).
-  pqxx::result before = tx.exec_params(
-      "SELECT import_id FROM sync_queue WHERE account_id = $1"
-      " AND contact_id = $2 AND import_id IS NOT NULL",
-      account_id, contact_id);
   Enqueue(
       tx, account_id, contact_id, version, "upsert", payload,
       from_import ? "import" : "realtime",
       import_id.empty() ? std::nullopt : std::optional<std::string>(import_id),
       worker_delay);
-  if (!before.empty() && !import_id.empty()) {
-    // Taken over by this import: the earlier one no longer waits for it.
-    tx.exec_params(
-        "UPDATE imports SET superseded = superseded + 1"
-        " WHERE import_id = $1 AND import_id <> $2 AND EXISTS"
-        " (SELECT 1 FROM sync_queue WHERE account_id = $3"
-        "  AND contact_id = $4 AND import_id = $2)",
-        before[0][0].as<std::string>(), import_id, account_id, contact_id);
-  }
   return AcceptOutcome::kQueued;
 }
 

@@ -22,12 +22,12 @@ using ::testing::SizeIs;
 class ImportTest : public EndToEndTest {
  protected:
   // Streams `contacts` in one ImportAll call; `link` sets the option.
-  v1::ImportAllResponse Import(const std::vector<v1::Contact>& contacts,
-                               std::optional<bool> link = std::nullopt,
-                               const std::string& account = "") {
+  grpc::Status StreamImport(const std::vector<v1::Contact>& contacts,
+                            v1::ImportAllResponse* response,
+                            std::optional<bool> link = std::nullopt,
+                            const std::string& account = "") {
     grpc::ClientContext context;
-    v1::ImportAllResponse response;
-    auto stream = stub_->ImportAll(&context, &response);
+    auto stream = stub_->ImportAll(&context, response);
     v1::ImportAllRequest message;
     message.set_account_id(account.empty() ? account_ : account);
     if (link.has_value()) message.set_link_existing_persons(*link);
@@ -37,7 +37,15 @@ class ImportTest : public EndToEndTest {
       message.clear_link_existing_persons();
     }
     stream->WritesDone();
-    grpc::Status s = stream->Finish();
+    return stream->Finish();
+  }
+
+  // StreamImport, expected to succeed.
+  v1::ImportAllResponse Import(const std::vector<v1::Contact>& contacts,
+                               std::optional<bool> link = std::nullopt,
+                               const std::string& account = "") {
+    v1::ImportAllResponse response;
+    grpc::Status s = StreamImport(contacts, &response, link, account);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return response;
   }
@@ -505,15 +513,8 @@ TEST_F(ImportTest, ImportIntoADisconnectedIntegrationIsRefused) {
   v1::Integration disconnected;
   ASSERT_TRUE(Disconnect(&disconnected).ok());
 
-  grpc::ClientContext context;
   v1::ImportAllResponse response;
-  auto stream = stub_->ImportAll(&context, &response);
-  v1::ImportAllRequest message;
-  message.set_account_id(account_);
-  *message.mutable_contact() = Numbered(1);
-  stream->Write(message);
-  stream->WritesDone();
-  const grpc::Status s = stream->Finish();
+  const grpc::Status s = StreamImport({Numbered(1)}, &response);
 
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), ::testing::HasSubstr("disconnected"));
